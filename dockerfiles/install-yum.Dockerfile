@@ -1,0 +1,3 @@
+RUN yum install -y {{packages}} \
+ && yum clean all \
+ && rm -rf /var/cache/yum

@@ -1,0 +1,155 @@
+import path from 'node:path';
+import { Listr } from 'listr2';
+import { DockerodeEngine } from './docker/engine.js';
+import type { DockerEngine } from './docker/types.js';
+import { UserError } from './errors.js';
+import { LAMBDA_MAX_UNZIPPED_BYTES } from './lambda.js';
+import { TargetBuild, upToDate, type BuildResult } from './pipeline/execute.js';
+import { loadCatalog, prepareTarget, type PreparedBuild } from './pipeline/prepare.js';
+import { buildTaskList, rendererOptions, type TaskContext } from './pipeline/tasks.js';
+import { DEFAULT_ARCH, DEFAULT_PLATFORM } from './platforms/registry.js';
+import { defaultCacheDir } from './sources/index.js';
+
+export interface BuildRuntimeOptions {
+  targets: string[];
+  platform?: string;
+  arch?: string;
+  profile?: string;
+  with?: string[];
+  outDir?: string;
+  cacheDir?: string;
+  mirrors?: string[];
+  debianBase?: string;
+  maxUnzippedBytes?: number;
+  recipeDirs?: string[];
+  offline?: boolean;
+  force?: boolean;
+  jobs?: number;
+  dryRun?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+  /** Where progress goes; tests pass 'silent'. */
+  renderer?: 'auto' | 'silent';
+  engine?: DockerEngine;
+  signal?: AbortSignal;
+  /** Called with each build-log line (the CLI prints them with --verbose). */
+  onLog?: (target: string, line: string) => void;
+}
+
+export interface BuildRuntimeReport {
+  plans: PreparedBuild['plan'][];
+  results: BuildResult[];
+}
+
+export function resolvedDefaults(o: BuildRuntimeOptions) {
+  return {
+    platform: o.platform ?? DEFAULT_PLATFORM,
+    arch: o.arch ?? DEFAULT_ARCH,
+    outDir: path.resolve(o.outDir ?? 'dist'),
+    cacheDir: path.resolve(o.cacheDir ?? defaultCacheDir()),
+    mirrors: o.mirrors ?? [],
+    maxUnzippedBytes: o.maxUnzippedBytes ?? LAMBDA_MAX_UNZIPPED_BYTES,
+    jobs: Math.max(1, o.jobs ?? 1),
+  };
+}
+
+/** Resolve and plan every target; touches neither Docker nor the network. */
+export async function planRuntimes(o: BuildRuntimeOptions): Promise<PreparedBuild[]> {
+  if (o.targets.length === 0) throw new UserError('no target given: name one, e.g. php@7.4 (see --help, or --list)');
+  const d = resolvedDefaults(o);
+  if (d.maxUnzippedBytes <= 0 || d.maxUnzippedBytes > LAMBDA_MAX_UNZIPPED_BYTES) {
+    throw new UserError(`--max-unzipped must be between 1 and ${LAMBDA_MAX_UNZIPPED_BYTES} bytes (Lambda's limit), got ${d.maxUnzippedBytes}`);
+  }
+  const catalog = await loadCatalog(o.recipeDirs ?? []);
+  const prepared: PreparedBuild[] = [];
+  for (const t of o.targets) {
+    prepared.push(
+      await prepareTarget(catalog, t, {
+        targets: o.targets,
+        platform: d.platform,
+        arch: d.arch,
+        ...(o.profile ? { profile: o.profile } : {}),
+        ...(o.with ? { with: o.with } : {}),
+        outDir: d.outDir,
+        mirrors: d.mirrors,
+        ...(o.debianBase ? { debianBase: o.debianBase } : {}),
+        maxUnzippedBytes: d.maxUnzippedBytes,
+        recipeDirs: o.recipeDirs ?? [],
+      }),
+    );
+  }
+  const outputs = new Set<string>();
+  for (const p of prepared) {
+    if (outputs.has(p.plan.output.zip)) throw new UserError(`two targets would write ${p.plan.output.zip}: name each interpreter version once`);
+    outputs.add(p.plan.output.zip);
+  }
+  return prepared;
+}
+
+/** The one API behind `npm run build-runtime`. */
+export async function buildRuntimes(o: BuildRuntimeOptions): Promise<BuildRuntimeReport> {
+  const prepared = await planRuntimes(o);
+  const plans = prepared.map((p) => p.plan);
+  if (o.dryRun) return { plans, results: [] };
+
+  const d = resolvedDefaults(o);
+  const results: BuildResult[] = [];
+  const pending: PreparedBuild[] = [];
+  for (const p of prepared) {
+    const manifest = o.force ? null : await upToDate(p);
+    if (manifest) {
+      results.push({
+        target: p.plan.target,
+        status: 'up-to-date',
+        zip: p.plan.output.zip,
+        manifest: p.plan.output.manifest,
+        log: p.plan.output.log,
+        zipSha256: manifest.zip.sha256,
+        unzippedBytes: manifest.unzippedBytes,
+        zippedBytes: manifest.zip.bytes,
+        durationMs: 0,
+        warnings: p.plan.warnings,
+        smoke: manifest.smoke,
+      });
+    } else {
+      pending.push(p);
+    }
+  }
+  if (pending.length === 0) return { plans, results };
+
+  const engine = o.engine ?? new DockerodeEngine();
+  await engine.ping();
+  const { notOnLambda } = (await loadCatalog(o.recipeDirs ?? [])).platforms;
+  const builds = pending.map(
+    (p) =>
+      new TargetBuild(p, {
+        engine,
+        cacheDir: d.cacheDir,
+        mirrors: d.mirrors,
+        ...(o.debianBase ? { debianBase: o.debianBase } : {}),
+        ...(o.offline ? { offline: true } : {}),
+        ...(o.force ? { force: true } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+        notOnLambda,
+        onLog: (line) => o.onLog?.(p.plan.target, line),
+      }),
+  );
+  const ctx: TaskContext = { results };
+  const renderer =
+    o.renderer === 'silent'
+      ? { renderer: 'silent' as const }
+      : rendererOptions({ json: Boolean(o.json), verbose: Boolean(o.verbose) });
+  const list = new Listr<TaskContext>(buildTaskList(builds, { verbose: Boolean(o.verbose) }), {
+    concurrent: d.jobs,
+    exitOnError: true,
+    registerSignalListeners: false,
+    ...renderer,
+  } as never);
+  try {
+    await list.run(ctx);
+  } finally {
+    await Promise.allSettled(builds.map((b) => b.close()));
+    if (!o.engine) await engine.removeAll();
+  }
+  return { plans, results };
+}

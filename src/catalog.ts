@@ -1,0 +1,111 @@
+import { access } from 'node:fs/promises';
+import { loadCatalog } from './pipeline/prepare.js';
+import { resolveBuild } from './recipes/resolve.js';
+import { compareVersions } from './recipes/versions.js';
+import { cachedSourcePath, candidateUrls, defaultCacheDir } from './sources/index.js';
+
+export interface CatalogEntry {
+  name: string;
+  kind: 'interpreter' | 'library';
+  version: string;
+  /** For interpreters: the dependency versions the pairing rules choose by default. */
+  pairs: Record<string, string>;
+  platforms: { name: string; deployable: boolean; lambdaRuntime: string | null }[];
+  profiles: string[];
+  sources: { name: string; sha256: string; available: 'cached' | 'reachable' | 'unreachable' | 'not-probed'; from?: string }[];
+}
+
+export interface CatalogListing {
+  recipes: CatalogEntry[];
+  platforms: { name: string; deployable: boolean; lambdaRuntime: string | null; glibc: string; arches: string[]; description: string }[];
+}
+
+async function probe(urls: string[], timeoutMs: number): Promise<string | undefined> {
+  for (const url of urls) {
+    if (!/^https?:/.test(url)) continue;
+    try {
+      const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
+      if (res.ok) return url;
+    } catch {
+      // unreachable: try the next one
+    }
+  }
+  return undefined;
+}
+
+/** Every recipe and version, its default pairings and whether its sources can be had now. */
+export async function catalogListing(opts: {
+  recipeDirs?: string[];
+  mirrors?: string[];
+  debianBase?: string;
+  cacheDir?: string;
+  probe: boolean;
+}): Promise<CatalogListing> {
+  const catalog = await loadCatalog(opts.recipeDirs ?? []);
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const platforms = catalog.platforms.list();
+  const entries: CatalogEntry[] = [];
+  const jobs: Promise<void>[] = [];
+  for (const { recipe } of catalog.recipes.list()) {
+    for (const v of [...recipe.versions].sort((a, b) => compareVersions(a.version, b.version))) {
+      const pairs: Record<string, string> = {};
+      if (recipe.kind === 'interpreter') {
+        try {
+          const spec = resolveBuild(catalog.recipes, `${recipe.name}@${v.version}`, { platform: platforms[0]!, arch: 'x86_64' });
+          for (const d of spec.dependencies) pairs[d.name] = d.version;
+        } catch (err) {
+          pairs['error'] = (err as Error).message;
+        }
+      }
+      const entry: CatalogEntry = {
+        name: recipe.name,
+        kind: recipe.kind,
+        version: v.version,
+        pairs,
+        platforms: platforms.map((p) => ({ name: p.name, deployable: p.deployable, lambdaRuntime: p.lambdaRuntime })),
+        profiles: Object.keys(recipe.profiles ?? {}),
+        sources: v.sources.map((s) => ({ name: s.name, sha256: s.sha256, available: 'not-probed' as const })),
+      };
+      v.sources.forEach((s, i) => {
+        jobs.push(
+          (async () => {
+            const target = entry.sources[i]!;
+            try {
+              await access(cachedSourcePath(cacheDir, s.sha256));
+              target.available = 'cached';
+              return;
+            } catch {
+              // not cached
+            }
+            if (!opts.probe) return;
+            const from = await probe(candidateUrls(s, { mirrors: opts.mirrors ?? [], ...(opts.debianBase ? { debianBase: opts.debianBase } : {}) }), 5000);
+            target.available = from ? 'reachable' : 'unreachable';
+            if (from) target.from = from;
+          })(),
+        );
+      });
+      entries.push(entry);
+    }
+  }
+  await Promise.all(jobs);
+  return {
+    recipes: entries,
+    platforms: platforms.map((p) => ({ name: p.name, deployable: p.deployable, lambdaRuntime: p.lambdaRuntime, glibc: p.glibc, arches: p.arches, description: p.description })),
+  };
+}
+
+export function formatCatalog(listing: CatalogListing): string {
+  const lines = ['Recipes (version, default pairing, sources available now):'];
+  for (const e of listing.recipes) {
+    const pairs = Object.entries(e.pairs).map(([k, v]) => `${k} ${v}`).join(', ');
+    const avail = e.sources.map((s) => s.available).every((a) => a === 'cached' || a === 'reachable')
+      ? 'sources available'
+      : `sources ${e.sources.map((s) => s.available).join('/')}`;
+    lines.push(`  ${`${e.name}@${e.version}`.padEnd(18)} ${e.kind.padEnd(11)} ${(pairs || '-').padEnd(30)} ${avail}${e.profiles.length ? `; profiles ${e.profiles.join(', ')}` : ''}`);
+  }
+  lines.push('', 'Platforms:');
+  for (const p of listing.platforms) {
+    lines.push(`  ${p.name.padEnd(16)} glibc ${p.glibc.padEnd(5)} ${(p.deployable ? `Lambda ${p.lambdaRuntime}` : 'local only').padEnd(24)} ${p.arches.join(', ')}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { buildRuntimes, planRuntimes, type BuildRuntimeOptions } from '../api.js';
+import { catalogListing, formatCatalog } from '../catalog.js';
+import { StepError, UserError } from '../errors.js';
+import { LAMBDA_MAX_UNZIPPED_BYTES } from '../lambda.js';
+import { formatSizeReport, parseByteSize } from '../layer/size.js';
+import { formatPlan } from '../pipeline/plan.js';
+import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
+import { DEFAULT_PLATFORM } from '../platforms/registry.js';
+import { defaultCacheDir, pruneCache } from '../sources/index.js';
+
+function bytes(value: string): number {
+  try {
+    return parseByteSize(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`'${value}' is not a whole number >= 1`);
+  return n;
+}
+
+const program = new Command()
+  .name('build-runtime')
+  .description(
+    'Build AWS Lambda custom-runtime layer zips from pinned, checksum-verified sources in Docker.\n' +
+      'TARGET is NAME@VERSION: php@7.3 (newest pinned 7.3.x), php@7 (newest 7.x), php@7.4.33 (exact), any semver range.',
+  )
+  .version(TOOL_VERSION)
+  .argument('[targets...]', 'what to build, e.g. php@7.4 (several allowed)')
+  .option('-p, --platform <name>', 'target platform: amzn-2017.03, al2, al2023, debian-bullseye, debian-bookworm', DEFAULT_PLATFORM)
+  .addOption(new Option('--arch <arch>', 'CPU architecture of the layer').choices(['x86_64', 'arm64']).default('x86_64'))
+  .option('--profile <name>', 'extension profile of the recipe (php: minimal, standard)', 'minimal')
+  .option('--with <name@version>', 'pin a dependency, e.g. --with openssl@1.0.1k (repeatable)', collect, [])
+  .option('-o, --out <dir>', 'output directory for zips, manifests and logs', 'dist')
+  .option('--cache-dir <dir>', 'where verified sources are cached', defaultCacheDir())
+  .option('--mirror <base-url>', 'extra place to fetch sources from, tried as <base-url>/<file> (repeatable; URL or directory)', collect, [])
+  .option('--debian-base <url>', "base URL of Debian's archive, for tarballs Debian ships byte-identical")
+  .option('--max-unzipped <size>', `unzipped size budget: bytes, or with MB/MiB/GB (default ${LAMBDA_MAX_UNZIPPED_BYTES}, Lambda's 250 MB); lower it to keep room for function code`, bytes)
+  .option('--recipes <dir>', 'extra recipe directory (repeatable; overrides built-in recipes of the same name)', collect, [])
+  .option('-j, --jobs <n>', 'how many targets to build at once', positiveInt, 1)
+  .option('--offline', 'use only cached sources and local mirrors')
+  .option('--force', 'rebuild even when an up-to-date artifact and image exist')
+  .option('--dry-run', 'print the resolved plan and exit; touches neither Docker nor the network')
+  .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
+  .option('--size-report', 'print per-file and per-directory sizes of each layer')
+  .option('-v, --verbose', 'print the full build log')
+  .option('--list', 'list every recipe, version, dependency pairing and platform, and exit')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  npm run build-runtime -- php@7.4 --platform debian-bookworm   build here, from Debian's mirror
+  npm run build-runtime php@7.3                                  default platform ${DEFAULT_PLATFORM} (needs Amazon Linux images)
+  npm run build-runtime -- php@8.2 --profile standard --platform al2023
+  npm run build-runtime -- php@7.4 --dry-run --json              show the plan as JSON
+  npm run build-runtime -- --list
+
+Exit status: 0 built or up to date; 1 a build step failed; 2 bad input.`,
+  );
+
+program.command('cache-prune', { hidden: false })
+  .description('remove cached sources (all, or those unused for --older-than days)')
+  .option('--cache-dir <dir>', 'cache directory', defaultCacheDir())
+  .option('--older-than <days>', 'only sources not used for this many days', positiveInt)
+  .option('--dry-run', 'say what would be removed')
+  .action(async (o: { cacheDir: string; olderThan?: number; dryRun?: boolean }) => {
+    const r = await pruneCache(o.cacheDir, { ...(o.olderThan ? { olderThanDays: o.olderThan } : {}), ...(o.dryRun ? { dryRun: true } : {}) });
+    process.stdout.write(`${o.dryRun ? 'would remove' : 'removed'} ${r.removed.length} files, ${r.freedBytes} bytes\n`);
+  });
+
+interface CliOptions {
+  platform: string;
+  arch: string;
+  profile: string;
+  with: string[];
+  out: string;
+  cacheDir: string;
+  mirror: string[];
+  debianBase?: string;
+  maxUnzipped?: number;
+  recipes: string[];
+  jobs: number;
+  offline?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  sizeReport?: boolean;
+  verbose?: boolean;
+  list?: boolean;
+}
+
+program.action(async (targets: string[], o: CliOptions) => {
+  const controller = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\ninterrupted: stopping the build and removing its containers...\n');
+    controller.abort(new UserError('interrupted'));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  if (o.list) {
+    const listing = await catalogListing({ recipeDirs: o.recipes, mirrors: o.mirror, ...(o.debianBase ? { debianBase: o.debianBase } : {}), probe: !o.offline });
+    process.stdout.write(o.json ? JSON.stringify(listing, null, 2) + '\n' : formatCatalog(listing) + '\n');
+    return;
+  }
+  const options: BuildRuntimeOptions = {
+    targets,
+    platform: o.platform,
+    arch: o.arch,
+    profile: o.profile,
+    with: o.with,
+    outDir: o.out,
+    cacheDir: o.cacheDir,
+    mirrors: o.mirror,
+    ...(o.debianBase ? { debianBase: o.debianBase } : {}),
+    ...(o.maxUnzipped !== undefined ? { maxUnzippedBytes: o.maxUnzipped } : {}),
+    recipeDirs: o.recipes,
+    jobs: o.jobs,
+    offline: Boolean(o.offline),
+    force: Boolean(o.force),
+    json: Boolean(o.json),
+    verbose: Boolean(o.verbose),
+    signal: controller.signal,
+    ...(o.verbose ? { onLog: (t: string, line: string) => process.stderr.write(`[${t}] ${line}\n`) } : {}),
+  };
+  if (o.dryRun) {
+    const plans = (await planRuntimes(options)).map((p) => p.plan);
+    if (o.json) process.stdout.write(JSON.stringify({ dryRun: true, plans }, null, 2) + '\n');
+    else process.stdout.write(plans.map(formatPlan).join('\n\n') + '\n');
+    return;
+  }
+  const report = await buildRuntimes(options);
+  if (o.json) {
+    const results = report.results.map(({ size, ...r }) => (o.sizeReport && size ? { ...r, size } : r));
+    process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
+    return;
+  }
+  const out = process.stderr;
+  for (const r of report.results) {
+    out.write(
+      `\n${r.status === 'up-to-date' ? 'up to date' : 'built'}: ${r.zip}\n` +
+        `  sha256 ${r.zipSha256}\n` +
+        `  size   ${r.zippedBytes} bytes zipped, ${r.unzippedBytes} bytes unzipped (${((r.unzippedBytes / LAMBDA_MAX_UNZIPPED_BYTES) * 100).toFixed(1)}% of Lambda's 250 MB)\n` +
+        (r.smoke ? `  smoke  ${r.smoke.output.split('\n')[0]}\n` : '') +
+        `  manifest ${r.manifest}\n` +
+        (r.status === 'built' ? `  took   ${(r.durationMs / 1000).toFixed(1)} s; log ${r.log}\n` : '') +
+        r.warnings.map((w) => `  warning: ${w}\n`).join(''),
+    );
+    if (o.sizeReport && r.size) out.write(formatSizeReport(r.size) + '\n');
+  }
+  process.stdout.write(report.results.map((r) => r.zip).join('\n') + '\n');
+});
+
+program.exitOverride();
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const e = err as Error & { code?: string; exitCode?: number };
+  if (e.code?.startsWith('commander.')) {
+    // commander already printed help, version or the usage error
+    process.exit(e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2);
+  }
+  if (err instanceof StepError) {
+    process.stderr.write(`\n${TOOL_NAME}: ${err.message}\n`);
+    if (err.details.logTail?.length) process.stderr.write(`--- last ${err.details.logTail.length} log lines ---\n${err.details.logTail.join('\n')}\n`);
+    if (err.details.logPath) process.stderr.write(`full log: ${err.details.logPath}\n`);
+    process.exit(1);
+  }
+  const userFacing = err instanceof UserError || ['SourceFetchError', 'LayerTooLargeError', 'ByteSizeError', 'RecipeError'].includes(e.name);
+  process.stderr.write(`${TOOL_NAME}: ${userFacing ? e.message : (e.stack ?? e.message)}\n`);
+  process.exit(userFacing ? 2 : 1);
+}

@@ -1,0 +1,261 @@
+import Docker from 'dockerode';
+import { PassThrough, type Readable } from 'node:stream';
+import { UserError } from '../errors.js';
+import { BuildOutputParser } from './build-output.js';
+import type {
+  BuildImageOptions,
+  Container,
+  ContainerOptions,
+  DockerEngine,
+  ExecResult,
+  ImageInfo,
+} from './types.js';
+
+/** The label every container and image we create carries, so leftovers can be found. */
+export const OWNER_LABEL = 'io.lambda-runtime-builder';
+
+function statusOf(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'statusCode' in err
+    ? (err as { statusCode?: number }).statusCode
+    : undefined;
+}
+
+function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c)));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+class DockerodeContainer implements Container {
+  private removed = false;
+  constructor(
+    private readonly docker: Docker,
+    private readonly container: Docker.Container,
+    private readonly onRemoved: (id: string) => void,
+  ) {}
+
+  get id(): string {
+    return this.container.id;
+  }
+
+  async start(): Promise<void> {
+    await this.container.start();
+  }
+
+  async exec(cmd: string[], opts: { env?: Record<string, string>; user?: string } = {}): Promise<ExecResult> {
+    const exec = await this.container.exec({
+      Cmd: cmd,
+      AttachStdout: true,
+      AttachStderr: true,
+      ...(opts.env ? { Env: Object.entries(opts.env).map(([k, v]) => `${k}=${v}`) } : {}),
+      ...(opts.user ? { User: opts.user } : {}),
+    });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const out = new PassThrough();
+    const err = new PassThrough();
+    this.docker.modem.demuxStream(stream, out, err);
+    const [stdout, stderr] = await Promise.all([
+      collect(out),
+      collect(err),
+      new Promise<void>((resolve, reject) => {
+        stream.on('end', () => {
+          out.end();
+          err.end();
+          resolve();
+        });
+        stream.on('error', reject);
+      }),
+    ]);
+    const info = await exec.inspect();
+    return { stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8'), exitCode: info.ExitCode ?? -1 };
+  }
+
+  async wait(): Promise<number> {
+    const r = (await this.container.wait()) as { StatusCode: number };
+    return r.StatusCode;
+  }
+
+  async logs(): Promise<{ stdout: string; stderr: string }> {
+    const buf = (await this.container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    // Non-TTY logs are multiplexed: 8-byte header (stream, 0, 0, 0, size32be) per frame.
+    let stdout = '';
+    let stderr = '';
+    let i = 0;
+    while (i + 8 <= buf.length) {
+      const kind = buf[i];
+      const size = buf.readUInt32BE(i + 4);
+      const text = buf.subarray(i + 8, i + 8 + size).toString('utf8');
+      if (kind === 2) stderr += text;
+      else stdout += text;
+      i += 8 + size;
+    }
+    return { stdout, stderr };
+  }
+
+  async getArchive(path: string): Promise<Readable> {
+    return (await this.container.getArchive({ path })) as unknown as Readable;
+  }
+
+  async putArchive(tar: Readable, path: string): Promise<void> {
+    await this.container.putArchive(tar, { path });
+  }
+
+  async stats(): Promise<{ memoryMaxBytes?: number; memoryBytes?: number }> {
+    const s = (await this.container.stats({ stream: false })) as {
+      memory_stats?: { max_usage?: number; usage?: number };
+    };
+    const out: { memoryMaxBytes?: number; memoryBytes?: number } = {};
+    if (s.memory_stats?.max_usage !== undefined) out.memoryMaxBytes = s.memory_stats.max_usage;
+    if (s.memory_stats?.usage !== undefined) out.memoryBytes = s.memory_stats.usage;
+    return out;
+  }
+
+  async kill(signal = 'SIGKILL'): Promise<void> {
+    try {
+      await this.container.kill({ signal });
+    } catch (err) {
+      const code = statusOf(err);
+      if (code !== 404 && code !== 409) throw err; // gone, or not running
+    }
+  }
+
+  async remove(): Promise<void> {
+    if (this.removed) return;
+    try {
+      await this.container.remove({ force: true, v: true });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+    this.removed = true;
+    this.onRemoved(this.id);
+  }
+}
+
+/** The one place that talks to dockerode. */
+export class DockerodeEngine implements DockerEngine {
+  private readonly docker: Docker;
+  private readonly live = new Map<string, Container>();
+
+  constructor(options?: Docker.DockerOptions) {
+    this.docker = new Docker(options);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw new UserError(
+        `no Docker engine answers (${(err as Error).message}): start one (e.g. \`dockerd &\` or \`systemctl start docker\`) or set DOCKER_HOST`,
+        { cause: err },
+      );
+    }
+  }
+
+  async info(): Promise<{ cpus: number; serverVersion: string; arch: string }> {
+    const i = (await this.docker.info()) as { NCPU: number; ServerVersion: string; Architecture: string };
+    return { cpus: i.NCPU, serverVersion: i.ServerVersion, arch: i.Architecture };
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | null> {
+    try {
+      const i = await this.docker.getImage(ref).inspect();
+      return { id: i.Id, labels: (i.Config?.Labels as Record<string, string> | null) ?? {} };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async buildImage(opts: BuildImageOptions): Promise<ImageInfo> {
+    const stream = (await this.docker.buildImage(opts.context as unknown as NodeJS.ReadableStream, {
+      t: opts.tag,
+      labels: { ...opts.labels, [OWNER_LABEL]: 'true' },
+      rm: true,
+      forcerm: true,
+      networkmode: 'host',
+      ...(opts.target ? { target: opts.target } : {}),
+      ...(opts.signal ? { abortSignal: opts.signal } : {}),
+    })) as NodeJS.ReadableStream;
+    const parser = new BuildOutputParser();
+    let failure: string | undefined;
+    let imageId: string | undefined;
+    const handle = (events: ReturnType<BuildOutputParser['push']>) => {
+      for (const e of events) {
+        if (e.kind === 'error' && failure === undefined) failure = e.message;
+        if (e.kind === 'image') imageId = e.id;
+        opts.onEvent?.(e);
+      }
+    };
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (chunk: Buffer) => handle(parser.push(chunk)));
+      stream.on('end', () => {
+        handle(parser.end());
+        resolve();
+      });
+      stream.on('error', reject);
+    });
+    if (failure !== undefined) throw new Error(failure.trim());
+    const info = await this.inspectImage(opts.tag);
+    if (!info) throw new Error(`the engine reported no error but image ${opts.tag} does not exist${imageId ? ` (last id ${imageId})` : ''}`);
+    return info;
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    try {
+      await this.docker.getImage(ref).remove({ force: true });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+  }
+
+  async createContainer(opts: ContainerOptions): Promise<Container> {
+    const created = await this.docker.createContainer({
+      Image: opts.image,
+      ...(opts.cmd ? { Cmd: opts.cmd } : {}),
+      ...(opts.entrypoint ? { Entrypoint: opts.entrypoint } : {}),
+      Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      Labels: { ...opts.labels, [OWNER_LABEL]: 'true' },
+      HostConfig: {
+        NetworkMode: opts.networkMode ?? 'none',
+        ...(opts.binds ? { Binds: opts.binds } : {}),
+        ...(opts.memoryBytes ? { Memory: opts.memoryBytes, MemorySwap: opts.memoryBytes } : {}),
+      },
+    });
+    const c = new DockerodeContainer(this.docker, created, (id) => this.live.delete(id));
+    this.live.set(c.id, c);
+    return c;
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<string[]> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
+    });
+    return list.map((c) => c.Id);
+  }
+
+  async removeAll(): Promise<void> {
+    await Promise.allSettled([...this.live.values()].map((c) => c.remove()));
+  }
+}
+
+/** Run `fn` with a container that is removed afterwards, whatever happens. */
+export async function withContainer<T>(
+  engine: DockerEngine,
+  opts: ContainerOptions,
+  fn: (c: Container) => Promise<T>,
+): Promise<T> {
+  const c = await engine.createContainer(opts);
+  try {
+    return await fn(c);
+  } finally {
+    await c.remove();
+  }
+}
+
+export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return collect(stream);
+}

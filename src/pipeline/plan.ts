@@ -1,0 +1,176 @@
+import path from 'node:path';
+import { lifecycleWarnings } from '../platforms/registry.js';
+import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
+import type { BuildSpec } from '../recipes/resolve.js';
+import type { RenderedBuild } from '../render/dockerfile.js';
+import { hashInputs } from './hash.js';
+
+export const STEP_NAMES = [
+  'resolve',
+  'fetch-sources',
+  'build-image',
+  'bundle-libraries',
+  'assemble',
+  'smoke-test',
+  'package',
+  'check-size',
+  'write-manifest',
+] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+const STEP_TITLES: Record<StepName, string> = {
+  resolve: 'Resolve recipe, dependencies and platform',
+  'fetch-sources': 'Fetch and verify sources (SHA-256)',
+  'build-image': 'Build toolchain, dependencies and interpreter in Docker',
+  'bundle-libraries': 'Bundle shared libraries the runtime image lacks',
+  assemble: 'Assemble /opt and check ELF files (glibc, arch)',
+  'smoke-test': 'Smoke-test in a clean runtime container',
+  package: 'Write the layer zip',
+  'check-size': "Check size against Lambda's limits",
+  'write-manifest': 'Write the manifest',
+};
+
+export interface PlannedSource {
+  component: string;
+  name: string;
+  sha256: string;
+  urls: string[];
+}
+
+export interface RuntimeFileDigest {
+  path: string;
+  mode: number;
+  sha256: string;
+}
+
+export interface BuildPlan {
+  target: string;
+  name: string;
+  version: string;
+  profile: string;
+  platform: string;
+  arch: string;
+  deployable: boolean;
+  lambdaRuntime: string | null;
+  glibc: string;
+  dependencies: { name: string; version: string; rule: string; reason: string; overridden: boolean }[];
+  rules: { component: string; name: string; reason: string }[];
+  sources: PlannedSource[];
+  images: { build: string; runtime: string; tag: string };
+  stages: string[];
+  steps: { name: StepName; title: string }[];
+  output: { zip: string; manifest: string; log: string };
+  maxUnzippedBytes: number;
+  warnings: string[];
+  /** Hash of what goes into the Docker image (Dockerfile text and context files). */
+  imageHash: string;
+  /** Hash of everything that decides the artifact (image, runtime files, checks, tool version). */
+  inputsHash: string;
+}
+
+export interface PlanOptions {
+  outDir: string;
+  maxUnzippedBytes: number;
+  /** Candidate URLs for a source, in the order the fetcher tries them. */
+  urlsFor: (source: BuildSpec['interpreter']['sources'][number]) => string[];
+  runtimeFiles: RuntimeFileDigest[];
+  scriptDigests: Record<string, string>;
+  today: string;
+}
+
+export function artifactBaseName(spec: BuildSpec): string {
+  const profile = spec.interpreter.profile === 'minimal' ? '' : `-${spec.interpreter.profile}`;
+  return `${spec.interpreter.name}-${spec.interpreter.version}${profile}-${spec.platform.name}-${spec.arch}`;
+}
+
+/** Decide everything up front; nothing here touches Docker, the network or the output dir. */
+export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOptions): BuildPlan {
+  const { interpreter, platform } = spec;
+  const base = artifactBaseName(spec);
+  const components = [...spec.dependencies, interpreter];
+  const sources = components.flatMap((c) =>
+    c.sources.map((s) => ({ component: `${c.name}@${c.version}`, name: s.name, sha256: s.sha256, urls: opts.urlsFor(s) })),
+  );
+  const imageHash = hashInputs({
+    tool: TOOL_NAME,
+    dockerfile: rendered.dockerfile,
+    files: rendered.files.map((f) =>
+      f.kind === 'source' ? { path: f.path, sha256: f.sha256 } : { path: f.path, sha256: opts.scriptDigests[f.script] },
+    ),
+    arch: spec.arch,
+  });
+  const inputsHash = hashInputs({
+    toolVersion: TOOL_VERSION,
+    imageHash,
+    runtimeImage: platform.runtimeImage,
+    runtimeFiles: opts.runtimeFiles,
+    smoke: interpreter.recipe.smoke,
+    profile: interpreter.profileSpec,
+    platform,
+    maxUnzippedBytes: opts.maxUnzippedBytes,
+  });
+  const warnings = [...lifecycleWarnings(platform, opts.today)];
+  if (!platform.deployable) {
+    warnings.push(`platform ${platform.name} is for local verification only: the layer is not meant for Lambda (use al2023 or al2 to deploy)`);
+  }
+  const zip = path.join(opts.outDir, `${base}.zip`);
+  return {
+    target: spec.target,
+    name: interpreter.name,
+    version: interpreter.version,
+    profile: interpreter.profile,
+    platform: platform.name,
+    arch: spec.arch,
+    deployable: platform.deployable,
+    lambdaRuntime: platform.lambdaRuntime,
+    glibc: platform.glibc,
+    dependencies: spec.dependencies.map((d) => ({
+      name: d.name,
+      version: d.version,
+      rule: d.pairing.name,
+      reason: d.pairing.reason,
+      overridden: d.pairing.overridden,
+    })),
+    rules: components.flatMap((c) => c.rules.map((r) => ({ component: c.name, ...r }))),
+    sources,
+    images: {
+      build: platform.buildImage,
+      runtime: platform.runtimeImage,
+      tag: `lambda-runtime-builder/${interpreter.name}:${interpreter.version}-${interpreter.profile}-${platform.name}-${spec.arch}`,
+    },
+    stages: rendered.stages,
+    steps: STEP_NAMES.map((name) => ({ name, title: STEP_TITLES[name] })),
+    output: { zip, manifest: `${zip}.json`, log: path.join(opts.outDir, 'logs', `${base}.log`) },
+    maxUnzippedBytes: opts.maxUnzippedBytes,
+    warnings,
+    imageHash,
+    inputsHash,
+  };
+}
+
+/** The plan as a person reads it (`--dry-run`). */
+export function formatPlan(plan: BuildPlan): string {
+  const lines = [
+    `${plan.target} → ${plan.name} ${plan.version} (profile ${plan.profile})`,
+    `  platform   ${plan.platform} (${plan.arch}), glibc ${plan.glibc}, ` +
+      (plan.deployable ? `Lambda runtime ${plan.lambdaRuntime}` : 'not deployable (local verification only)'),
+    `  images     build ${plan.images.build}; runtime ${plan.images.runtime}; tag ${plan.images.tag}`,
+  ];
+  for (const d of plan.dependencies) {
+    lines.push(`  with       ${d.name} ${d.version}${d.overridden ? ' (--with)' : ''}: rule ${d.rule}: ${d.reason}`);
+  }
+  for (const r of plan.rules) lines.push(`  rule       ${r.component}: ${r.name}: ${r.reason}`);
+  lines.push('  sources');
+  for (const s of plan.sources) {
+    lines.push(`    ${s.name}  sha256 ${s.sha256}`);
+    for (const u of s.urls) lines.push(`      ${u}`);
+  }
+  lines.push(`  stages     ${plan.stages.join(' → ')}`);
+  lines.push('  steps');
+  plan.steps.forEach((s, i) => lines.push(`    ${i + 1}. ${s.name}: ${s.title}`));
+  lines.push(`  output     ${plan.output.zip}`, `             ${plan.output.manifest}`, `  log        ${plan.output.log}`);
+  lines.push(`  budget     ${plan.maxUnzippedBytes} bytes unzipped`);
+  lines.push(`  inputs     ${plan.inputsHash}`);
+  for (const w of plan.warnings) lines.push(`  warning    ${w}`);
+  return lines.join('\n');
+}

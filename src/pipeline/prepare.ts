@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { LayerEntry } from '../layer/entries.js';
+import { PACKAGE_ROOT, paths } from '../paths.js';
+import { checkArch, PlatformRegistry } from '../platforms/registry.js';
+import { RecipeRegistry } from '../recipes/registry.js';
+import { resolveBuild, type BuildSpec } from '../recipes/resolve.js';
+import { renderBuild, type InstallTemplates, type RenderedBuild } from '../render/dockerfile.js';
+import { candidateUrls } from '../sources/index.js';
+import { sha256Hex } from './hash.js';
+import { digestEntries, readDirEntries } from './local-files.js';
+import { makePlan, type BuildPlan } from './plan.js';
+
+export interface PrepareOptions {
+  targets: readonly string[];
+  platform: string;
+  arch: string;
+  profile?: string;
+  with?: readonly string[];
+  outDir: string;
+  mirrors: readonly string[];
+  debianBase?: string;
+  maxUnzippedBytes: number;
+  /** Extra recipe directories, searched after (and overriding) the built-in ones. */
+  recipeDirs?: readonly string[];
+  today?: string;
+}
+
+/** Everything decided before any step runs. */
+export interface PreparedBuild {
+  spec: BuildSpec;
+  rendered: RenderedBuild;
+  plan: BuildPlan;
+  runtimeEntries: LayerEntry[];
+  /** Where each build script lives (built-in scripts, or next to a recipe). */
+  scriptPaths: Record<string, string>;
+}
+
+export interface Catalog {
+  recipes: RecipeRegistry;
+  platforms: PlatformRegistry;
+  templates: InstallTemplates;
+}
+
+export async function loadCatalog(recipeDirs: readonly string[] = []): Promise<Catalog> {
+  const [recipes, platforms, apt, yum, dnf] = await Promise.all([
+    RecipeRegistry.load([paths.recipes, ...recipeDirs]),
+    PlatformRegistry.load(paths.platforms),
+    readFile(path.join(paths.dockerfiles, 'install-apt.Dockerfile'), 'utf8'),
+    readFile(path.join(paths.dockerfiles, 'install-yum.Dockerfile'), 'utf8'),
+    readFile(path.join(paths.dockerfiles, 'install-dnf.Dockerfile'), 'utf8'),
+  ]);
+  return { recipes, platforms, templates: { apt, yum, dnf } };
+}
+
+async function firstReadable(candidates: string[]): Promise<{ file: string; data: Buffer }> {
+  for (const file of candidates) {
+    try {
+      return { file, data: await readFile(file) };
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Error(`build script not found; looked in ${candidates.join(', ')}`);
+}
+
+/** Resolve, render and plan one target. Reads local files only; no Docker, no network. */
+export async function prepareTarget(catalog: Catalog, target: string, opts: PrepareOptions): Promise<PreparedBuild> {
+  const platform = catalog.platforms.get(opts.platform);
+  const arch = checkArch(platform, opts.arch);
+  const spec = resolveBuild(catalog.recipes, target, {
+    platform,
+    arch,
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.with ? { with: opts.with } : {}),
+  });
+  const rendered = renderBuild(spec, catalog.templates);
+
+  const scriptPaths: Record<string, string> = {};
+  const scriptDigests: Record<string, string> = {};
+  const recipeDirOf = new Map<string, string>(
+    [...spec.dependencies, spec.interpreter].map((c) => [c.recipe.build.script, path.dirname(c.recipeFile)]),
+  );
+  for (const f of rendered.files) {
+    if (f.kind !== 'script' || scriptPaths[f.script]) continue;
+    const nearRecipe = recipeDirOf.get(f.script);
+    const found = await firstReadable([
+      ...(nearRecipe && nearRecipe !== paths.recipes ? [path.join(nearRecipe, f.script)] : []),
+      path.join(paths.scripts, f.script),
+    ]);
+    scriptPaths[f.script] = found.file;
+    scriptDigests[f.script] = sha256Hex(found.data);
+  }
+
+  const runtimeDir = spec.interpreter.recipe.runtime;
+  const runtimeEntries = runtimeDir ? await readDirEntries(path.resolve(PACKAGE_ROOT, runtimeDir)) : [];
+  const plan = makePlan(spec, rendered, {
+    outDir: opts.outDir,
+    maxUnzippedBytes: opts.maxUnzippedBytes,
+    urlsFor: (s) => candidateUrls(s, { mirrors: opts.mirrors, ...(opts.debianBase ? { debianBase: opts.debianBase } : {}) }),
+    runtimeFiles: digestEntries(runtimeEntries),
+    scriptDigests,
+    today: opts.today ?? new Date().toISOString().slice(0, 10),
+  });
+  return { spec, rendered, plan, runtimeEntries, scriptPaths };
+}

@@ -1,0 +1,176 @@
+import { UserError } from '../errors.js';
+import type { Arch, DependencyRule, Platform, Profile, Recipe, RecipeVersion, SourceSpec } from './schema.js';
+import type { RecipeRegistry } from './registry.js';
+import { compareVersions, pickVersion, satisfies } from './versions.js';
+
+/** `php@7.3` → { name: 'php', request: '7.3' }; a bare `php` means the newest. */
+export interface TargetRequest {
+  name: string;
+  request: string;
+  text: string;
+}
+
+export function parseTarget(text: string): TargetRequest {
+  const m = /^([a-z][a-z0-9-]*)(?:@(.+))?$/.exec(text.trim());
+  if (!m) {
+    throw new UserError(`cannot read target '${text}': write NAME@VERSION, e.g. php@7.4 or php@7.4.33`);
+  }
+  return { name: m[1]!, request: m[2] ?? '*', text };
+}
+
+export interface AppliedRule {
+  name: string;
+  reason: string;
+}
+
+export interface ResolvedComponent {
+  name: string;
+  version: string;
+  recipe: Recipe;
+  recipeFile: string;
+  sources: SourceSpec[];
+  /** Arguments for the recipe's build script, rules applied. */
+  args: string[];
+  /** Package names in the recipe's vocabulary (mapped per platform when rendering). */
+  packages: string[];
+  rules: AppliedRule[];
+}
+
+export interface ResolvedDependency extends ResolvedComponent {
+  /** The rule that chose or allowed this version. */
+  pairing: AppliedRule & { allowed: string; overridden: boolean };
+}
+
+export interface BuildSpec {
+  target: string;
+  interpreter: ResolvedComponent & { profile: string; profileSpec: Profile };
+  /** In build order. */
+  dependencies: ResolvedDependency[];
+  platform: Platform;
+  arch: Arch;
+}
+
+export interface ResolveOptions {
+  platform: Platform;
+  arch: Arch;
+  profile?: string;
+  /** `--with openssl@1.0.1k`: pin a dependency's version. */
+  with?: readonly string[];
+}
+
+function resolveVersion(registry: RecipeRegistry, req: TargetRequest): { version: RecipeVersion; recipe: Recipe; file: string } {
+  const { recipe, file } = registry.get(req.name);
+  const all = recipe.versions.map((v) => v.version);
+  const picked = pickVersion(all, req.request);
+  if (picked === null) {
+    throw new UserError(`'${req.text}': '${req.request}' is neither a version nor a semver range (e.g. 7.4, 7.4.33, ^8.1)`);
+  }
+  if (picked === undefined) {
+    throw new UserError(
+      `no ${req.name} version matches '${req.request}': pinned versions are ${all.sort(compareVersions).join(', ')}`,
+    );
+  }
+  return { version: recipe.versions.find((v) => v.version === picked)!, recipe, file };
+}
+
+function applyRules(recipe: Recipe, version: string, profile: string | undefined): {
+  args: string[];
+  packages: string[];
+  rules: AppliedRule[];
+} {
+  const args = [...recipe.build.args];
+  const packages = [...recipe.build.packages];
+  const rules: AppliedRule[] = [];
+  for (const rule of recipe.rules ?? []) {
+    if (!satisfies(version, rule.when)) continue;
+    if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
+    args.push(...(rule.args ?? []));
+    packages.push(...(rule.packages ?? []));
+    rules.push({ name: rule.name, reason: rule.reason });
+  }
+  return { args, packages, rules };
+}
+
+function pairingRule(interp: Recipe, interpVersion: string, depName: string, rules: readonly DependencyRule[]): DependencyRule {
+  const rule = rules.find((r) => satisfies(interpVersion, r.when));
+  if (!rule) {
+    throw new UserError(
+      `${interp.name} ${interpVersion}: no rule in its recipe says which ${depName} to use (dependencies.${depName}.rules)`,
+    );
+  }
+  return rule;
+}
+
+export function resolveBuild(registry: RecipeRegistry, target: string, opts: ResolveOptions): BuildSpec {
+  const req = parseTarget(target);
+  const { recipe, version, file } = resolveVersion(registry, req);
+  if (recipe.kind !== 'interpreter') {
+    const users = registry
+      .list()
+      .filter((l) => l.recipe.dependencies?.some((d) => d.name === recipe.name))
+      .map((l) => l.recipe.name);
+    throw new UserError(
+      `${recipe.name} is a library recipe, built as part of an interpreter${users.length ? ` (${users.join(', ')})` : ''}; pin its version with --with ${recipe.name}@VERSION`,
+    );
+  }
+  const profiles = recipe.profiles ?? {};
+  const profileName = opts.profile ?? 'minimal';
+  const profileSpec = profiles[profileName];
+  if (!profileSpec) {
+    throw new UserError(`${recipe.name} has no profile '${profileName}': use one of ${Object.keys(profiles).join(', ')} (--profile)`);
+  }
+
+  const overrides = new Map<string, TargetRequest>();
+  for (const w of opts.with ?? []) {
+    const o = parseTarget(w);
+    if (!recipe.dependencies?.some((d) => d.name === o.name)) {
+      throw new UserError(
+        `--with ${w}: ${recipe.name} does not depend on '${o.name}'` +
+          (recipe.dependencies?.length ? ` (its dependencies: ${recipe.dependencies.map((d) => d.name).join(', ')})` : ' (it has no dependencies)'),
+      );
+    }
+    overrides.set(o.name, o);
+  }
+
+  const dependencies: ResolvedDependency[] = [];
+  for (const dep of recipe.dependencies ?? []) {
+    const rule = pairingRule(recipe, version.version, dep.name, dep.rules);
+    const override = overrides.get(dep.name);
+    const chosen = resolveVersion(registry, override ?? { name: dep.name, request: rule.default, text: `${dep.name}@${rule.default}` });
+    if (!satisfies(chosen.version.version, rule.allowed)) {
+      throw new UserError(
+        `${recipe.name} ${version.version} cannot use ${dep.name} ${chosen.version.version}: rule '${rule.name}' allows ${dep.name} ${rule.allowed} because ${rule.reason}`,
+      );
+    }
+    const applied = applyRules(chosen.recipe, chosen.version.version, undefined);
+    dependencies.push({
+      name: dep.name,
+      version: chosen.version.version,
+      recipe: chosen.recipe,
+      recipeFile: chosen.file,
+      sources: chosen.version.sources,
+      ...applied,
+      pairing: { name: rule.name, reason: rule.reason, allowed: rule.allowed, overridden: override !== undefined },
+    });
+  }
+
+  const applied = applyRules(recipe, version.version, profileName);
+  return {
+    target,
+    interpreter: {
+      name: recipe.name,
+      version: version.version,
+      recipe,
+      recipeFile: file,
+      sources: version.sources,
+      args: [...applied.args, ...profileSpec.args],
+      packages: [...applied.packages, ...profileSpec.packages],
+      rules: applied.rules,
+      profile: profileName,
+      profileSpec,
+    },
+    dependencies,
+    platform: opts.platform,
+    arch: opts.arch,
+  };
+}

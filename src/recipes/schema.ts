@@ -1,0 +1,132 @@
+import { z } from 'zod';
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a SHA-256)');
+const fileName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'must be a plain file name (no slashes)');
+const semverRange = z.string().min(1);
+const name = z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
+
+export const sourceSchema = z.strictObject({
+  name: fileName,
+  url: z.url(),
+  sha256,
+  debianPath: z
+    .string()
+    .regex(/^pool\/main\/[a-z0-9]+\/[^/]+\/[^/]+$/, 'must look like pool/main/<letter>/<srcpkg>/<file>')
+    .optional(),
+});
+
+const ruleName = z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'must be lowercase letters, digits, dots and dashes');
+
+export const ruleSchema = z.strictObject({
+  name: ruleName,
+  reason: z.string().min(10),
+  when: semverRange,
+  profiles: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  packages: z.array(z.string()).optional(),
+});
+
+export const dependencyRuleSchema = z.strictObject({
+  name: ruleName,
+  reason: z.string().min(10),
+  when: semverRange,
+  default: z.string(),
+  allowed: semverRange,
+});
+
+export const profileSchema = z.strictObject({
+  description: z.string(),
+  args: z.array(z.string()),
+  packages: z.array(z.string()),
+  mustLoad: z.array(z.string()),
+  mustNotLoad: z.array(z.string()),
+});
+
+const command = z.array(z.string()).min(1);
+
+export const recipeSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name,
+    kind: z.enum(['interpreter', 'library']),
+    description: z.string(),
+    dependencies: z
+      .array(z.strictObject({ name, rules: z.array(dependencyRuleSchema).min(1) }))
+      .optional(),
+    build: z.strictObject({
+      script: fileName,
+      args: z.array(z.string()),
+      packages: z.array(z.string()),
+      prune: z.array(z.string()).optional(),
+    }),
+    smoke: z
+      .strictObject({
+        version: z.strictObject({ command, expect: z.string().includes('{version}') }),
+        modules: z.strictObject({ command }).optional(),
+      })
+      .optional(),
+    runtime: z.string().optional(),
+    profiles: z.record(z.string(), profileSchema).optional(),
+    rules: z.array(ruleSchema).optional(),
+    versions: z
+      .array(z.strictObject({ version: z.string().min(1), sources: z.array(sourceSchema).min(1) }))
+      .min(1),
+  })
+  .superRefine((recipe, ctx) => {
+    if (recipe.kind === 'interpreter') {
+      if (!recipe.smoke) ctx.addIssue({ code: 'custom', path: ['smoke'], message: 'an interpreter needs a smoke test' });
+      if (!recipe.profiles || !recipe.profiles['minimal'])
+        ctx.addIssue({ code: 'custom', path: ['profiles'], message: "an interpreter needs at least a 'minimal' profile" });
+    }
+    const seen = new Set<string>();
+    recipe.versions.forEach((v, i) => {
+      if (seen.has(v.version)) ctx.addIssue({ code: 'custom', path: ['versions', i, 'version'], message: `duplicate version ${v.version}` });
+      seen.add(v.version);
+    });
+    for (const [i, rule] of (recipe.rules ?? []).entries()) {
+      for (const p of rule.profiles ?? []) {
+        if (!recipe.profiles?.[p])
+          ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles'], message: `unknown profile '${p}'` });
+      }
+    }
+  });
+
+export type SourceSpec = z.infer<typeof sourceSchema>;
+export type Rule = z.infer<typeof ruleSchema>;
+export type DependencyRule = z.infer<typeof dependencyRuleSchema>;
+export type Profile = z.infer<typeof profileSchema>;
+export type Recipe = z.infer<typeof recipeSchema>;
+export type RecipeVersion = Recipe['versions'][number];
+
+export const platformSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9.-]*$/, 'must be lowercase letters, digits, dots and dashes'),
+  description: z.string(),
+  deployable: z.boolean(),
+  lambdaRuntime: z.string().nullable(),
+  glibc: z.string().regex(/^\d+\.\d+$/),
+  buildImage: z.string().min(1),
+  runtimeImage: z.string().min(1),
+  packageManager: z.enum(['apt', 'yum', 'dnf']),
+  arches: z.array(z.enum(['x86_64', 'arm64'])).min(1),
+  libraryDirs: z.array(z.string().startsWith('/')).min(1),
+  lifecycle: z
+    .strictObject({
+      deprecated: z.iso.date().optional(),
+      createBlocked: z.iso.date().optional(),
+      updateBlocked: z.iso.date().optional(),
+    })
+    .optional(),
+  packages: z.record(z.string(), z.array(z.string())).refine((p) => 'toolchain' in p, {
+    message: "must map 'toolchain' to the compiler packages",
+  }),
+});
+
+export const platformsFileSchema = z.strictObject({
+  notOnLambda: z.array(z.string()),
+  platforms: z.array(platformSchema).min(1),
+});
+
+export type Platform = z.infer<typeof platformSchema>;
+export type Arch = Platform['arches'][number];
