@@ -53,6 +53,13 @@ export function resolvedDefaults(o: BuildRuntimeOptions) {
   };
 }
 
+/** Docker reports `x86_64`/`aarch64` (or Go's `amd64`/`arm64`); recipes say `x86_64`/`arm64`. */
+export function normalizeArch(arch: string): string {
+  if (arch === 'amd64' || arch === 'x86_64') return 'x86_64';
+  if (arch === 'aarch64' || arch === 'arm64') return 'arm64';
+  return arch;
+}
+
 /** Resolve and plan every target; touches neither Docker nor the network. */
 export async function planRuntimes(o: BuildRuntimeOptions): Promise<PreparedBuild[]> {
   if (o.targets.length === 0) throw new UserError('no target given: name one, e.g. php@7.4 (see --help, or --list)');
@@ -119,6 +126,12 @@ export async function buildRuntimes(o: BuildRuntimeOptions): Promise<BuildRuntim
 
   const engine = o.engine ?? new DockerodeEngine();
   await engine.ping();
+  const engineArch = normalizeArch((await engine.info()).arch);
+  if (engineArch !== d.arch) {
+    throw new UserError(
+      `--arch ${d.arch} needs a Docker engine running on ${d.arch}, but this one runs on ${engineArch}: build on a ${d.arch} machine (cross-building through emulation is not supported)`,
+    );
+  }
   const { notOnLambda } = (await loadCatalog(o.recipeDirs ?? [])).platforms;
   const builds = pending.map(
     (p) =>

@@ -30,6 +30,7 @@ export function parseBuildMessage(line: string): BuildEvent[] {
     // Not JSON: an engine or proxy said something unexpected. Keep it as log text.
     return [{ kind: 'log', text: trimmed }];
   }
+  if (msg === null || typeof msg !== 'object') return [{ kind: 'log', text: trimmed }];
   const events: BuildEvent[] = [];
   if (msg.error !== undefined || msg.errorDetail !== undefined) {
     const message = String(msg.errorDetail?.message ?? msg.error ?? 'unknown build error');
@@ -64,6 +65,12 @@ export class BuildOutputParser {
   }
 }
 
+/** Remove terminal colour codes (the classic builder wraps stderr in them). */
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+}
+
 /** Keeps the last N lines of log text, for error messages. */
 export class LogTail {
   private lines: string[] = [];
@@ -71,7 +78,7 @@ export class LogTail {
   constructor(private readonly size = 40) {}
 
   write(text: string): void {
-    const parts = (this.partial + text).split(/\r?\n/);
+    const parts = (this.partial + stripAnsi(text)).split(/\r?\n/);
     this.partial = parts.pop() ?? '';
     for (const p of parts) this.lines.push(p);
     if (this.lines.length > this.size) this.lines = this.lines.slice(-this.size);

@@ -16,7 +16,13 @@ export class PlatformRegistry {
   ) {}
 
   static parse(text: string, file: string): PlatformRegistry {
-    const result = platformsFileSchema.safeParse(JSON.parse(text));
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new UserError(`${file}: not valid JSON: ${(err as Error).message}`);
+    }
+    const result = platformsFileSchema.safeParse(data);
     if (!result.success) throw new UserError(`invalid platforms file\n${formatIssues(file, result.error.issues)}`);
     return new PlatformRegistry(
       new Map(result.data.platforms.map((p) => [p.name, p])),
@@ -81,15 +87,16 @@ export function lifecycleWarnings(platform: Platform, today: string): string[] {
   const l = platform.lifecycle;
   if (!l || !platform.lambdaRuntime) return [];
   const rt = platform.lambdaRuntime;
+  const instead = l.successor ? ` Build for --platform ${l.successor} instead.` : '';
   if (l.createBlocked && today >= l.createBlocked) {
     const update = l.updateBlocked ? (today >= l.updateBlocked ? `; updates blocked since ${l.updateBlocked}` : `; updates blocked from ${l.updateBlocked}`) : '';
     return [
-      `Lambda runtime ${rt} (platform ${platform.name}) is deprecated${l.deprecated ? ` since ${l.deprecated}` : ''}: AWS blocks creating functions on it since ${l.createBlocked}${update}. Build for --platform al2023 instead.`,
+      `Lambda runtime ${rt} (platform ${platform.name}) is deprecated${l.deprecated ? ` since ${l.deprecated}` : ''}: AWS blocks creating functions on it since ${l.createBlocked}${update}.${instead}`,
     ];
   }
   if (l.deprecated && today >= l.deprecated) {
     return [
-      `Lambda runtime ${rt} (platform ${platform.name}) is deprecated since ${l.deprecated}${l.createBlocked ? `; creating functions is blocked from ${l.createBlocked}` : ''}. Consider --platform al2023.`,
+      `Lambda runtime ${rt} (platform ${platform.name}) is deprecated since ${l.deprecated}${l.createBlocked ? `; creating functions is blocked from ${l.createBlocked}` : ''}.${instead}`,
     ];
   }
   return [];

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
-import { compareVersions } from './versions.js';
+import { compareVersions, pickVersion, satisfies } from './versions.js';
 import { recipeSchema, type Recipe } from './schema.js';
 
 /** Where a recipe was loaded from, so errors and `--list` can name the file. */
@@ -76,6 +76,31 @@ export class RecipeRegistry {
     return this.get(name).recipe.versions.map((v) => v.version).sort(compareVersions);
   }
 
+  /**
+   * Cross-recipe checks a schema cannot do: every dependency names a known library
+   * recipe, and every pairing rule's default is pinned there and inside its own range.
+   */
+  checkReferences(): void {
+    const problems: string[] = [];
+    for (const { recipe, file } of this.byName.values()) {
+      (recipe.dependencies ?? []).forEach((dep, i) => {
+        const target = this.byName.get(dep.name);
+        if (!target) {
+          problems.push(`${file}: dependencies[${i}].name: no recipe named '${dep.name}'`);
+          return;
+        }
+        if (target.recipe.kind !== 'library') problems.push(`${file}: dependencies[${i}].name: '${dep.name}' is not a library recipe`);
+        const versions = target.recipe.versions.map((v) => v.version);
+        dep.rules.forEach((rule, j) => {
+          const where = `${file}: dependencies[${i}].rules[${j}]`;
+          if (!pickVersion(versions, rule.default)) problems.push(`${where}.default: ${dep.name} ${rule.default} is not pinned in ${target.file}`);
+          else if (!satisfies(pickVersion(versions, rule.default)!, rule.allowed)) problems.push(`${where}.default: ${rule.default} is outside its own allowed range ${rule.allowed}`);
+        });
+      });
+    }
+    if (problems.length) throw new RecipeError(`invalid recipes\n${problems.join('\n')}`);
+  }
+
   /** Load every `*.json` in each directory; a later directory overrides recipes of the same name. */
   static async load(dirs: readonly string[]): Promise<RecipeRegistry> {
     const registry = new RecipeRegistry();
@@ -91,6 +116,7 @@ export class RecipeRegistry {
         registry.add({ recipe: parseRecipe(await readFile(file, 'utf8'), file), file });
       }
     }
+    registry.checkReferences();
     return registry;
   }
 }

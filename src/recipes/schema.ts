@@ -1,10 +1,14 @@
+import semver from 'semver';
 import { z } from 'zod';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a SHA-256)');
 const fileName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'must be a plain file name (no slashes)');
-const semverRange = z.string().min(1);
+const semverRange = z
+  .string()
+  .min(1)
+  .refine((r) => semver.validRange(r) !== null, 'must be a semver range, e.g. <8.1.0 or >=1.0.1 <3.0.0');
 const name = z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
 
 export const sourceSchema = z.strictObject({
@@ -116,6 +120,8 @@ export const platformSchema = z.strictObject({
       deprecated: z.iso.date().optional(),
       createBlocked: z.iso.date().optional(),
       updateBlocked: z.iso.date().optional(),
+      /** The platform to suggest instead, once this one is deprecated. */
+      successor: z.string().optional(),
     })
     .optional(),
   packages: z.record(z.string(), z.array(z.string())).refine((p) => 'toolchain' in p, {

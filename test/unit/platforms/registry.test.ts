@@ -1,0 +1,178 @@
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { UserError } from '../../../src/errors.js';
+import { paths } from '../../../src/paths.js';
+import {
+  DEFAULT_ARCH,
+  DEFAULT_PLATFORM,
+  PlatformRegistry,
+  checkArch,
+  libraryDirs,
+  lifecycleWarnings,
+  platformPackages,
+} from '../../../src/platforms/registry.js';
+import { RecipeRegistry } from '../../../src/recipes/registry.js';
+
+let platforms: PlatformRegistry;
+beforeAll(async () => {
+  platforms = await PlatformRegistry.load(paths.platforms);
+});
+
+const ALL = ['amzn-2017.03', 'al2', 'al2023', 'debian-bullseye', 'debian-bookworm'];
+
+describe('PlatformRegistry', () => {
+  it('loads the platforms in file order; the default exists', () => {
+    expect(platforms.names()).toEqual(ALL);
+    expect(platforms.get(DEFAULT_PLATFORM).name).toBe('al2');
+    expect(DEFAULT_ARCH).toBe('x86_64');
+    expect(platforms.notOnLambda).toContain('libgcrypt.so');
+  });
+
+  it('unknown platform → UserError listing every name', () => {
+    expect(() => platforms.get('al2025')).toThrow(UserError);
+    expect(() => platforms.get('al2025')).toThrow(
+      "unknown platform 'al2025': use one of amzn-2017.03, al2, al2023, debian-bullseye, debian-bookworm (--platform)",
+    );
+  });
+
+  it('only Amazon Linux platforms are deployable, with the Lambda runtime names', () => {
+    expect(platforms.list().map((p) => [p.name, p.deployable, p.lambdaRuntime, p.packageManager])).toEqual([
+      ['amzn-2017.03', true, 'provided', 'yum'],
+      ['al2', true, 'provided.al2', 'yum'],
+      ['al2023', true, 'provided.al2023', 'dnf'],
+      ['debian-bullseye', false, null, 'apt'],
+      ['debian-bookworm', false, null, 'apt'],
+    ]);
+  });
+
+  it('every package name a built-in recipe, rule or profile uses is mapped on every platform', async () => {
+    const recipes = await RecipeRegistry.load([paths.recipes]);
+    const used = new Set<string>();
+    for (const { recipe } of recipes.list()) {
+      recipe.build.packages.forEach((p) => used.add(p));
+      for (const r of recipe.rules ?? []) (r.packages ?? []).forEach((p) => used.add(p));
+      for (const p of Object.values(recipe.profiles ?? {})) p.packages.forEach((x) => used.add(x));
+    }
+    expect([...used].sort()).toEqual(['icu', 'libxml2', 'oniguruma', 'perl', 'sqlite3', 'zlib']);
+    for (const p of platforms.list()) {
+      expect(() => platformPackages(p, [...used], 'test'), p.name).not.toThrow();
+    }
+  });
+
+  it('invalid platform data → the file and field path', () => {
+    const data = JSON.parse(readFileSync(paths.platforms, 'utf8')) as { platforms: Record<string, unknown>[] };
+    data.platforms[1]!['glibc'] = '2.26.1';
+    delete (data.platforms[2]!['packages'] as Record<string, unknown>)['toolchain'];
+    data.platforms[3]!['arches'] = ['amd64'];
+    const run = () => PlatformRegistry.parse(JSON.stringify(data), '/etc/lrb/platforms.json');
+    expect(run).toThrow(UserError);
+    expect(run).toThrow(/^invalid platforms file\n/);
+    expect(run).toThrow(/\/etc\/lrb\/platforms\.json: platforms\[1\]\.glibc: /);
+    expect(run).toThrow(/\/etc\/lrb\/platforms\.json: platforms\[2\]\.packages: must map 'toolchain' to the compiler packages/);
+    expect(run).toThrow(/\/etc\/lrb\/platforms\.json: platforms\[3\]\.arches\[0\]: /);
+  });
+});
+
+describe('checkArch', () => {
+  it('accepts a listed arch and returns it', () => {
+    expect(checkArch(platforms.get('al2'), 'arm64')).toBe('arm64');
+    expect(checkArch(platforms.get('amzn-2017.03'), 'x86_64')).toBe('x86_64');
+  });
+
+  it('refuses an unlisted arch, naming the allowed ones', () => {
+    expect(() => checkArch(platforms.get('amzn-2017.03'), 'arm64')).toThrow(
+      "platform amzn-2017.03 does not support arch 'arm64': use one of x86_64 (--arch)",
+    );
+    // Docker/Debian spellings are not ours.
+    expect(() => checkArch(platforms.get('al2023'), 'aarch64')).toThrow(/use one of x86_64, arm64/);
+    expect(() => checkArch(platforms.get('al2023'), 'amd64')).toThrow(UserError);
+  });
+});
+
+describe('platformPackages', () => {
+  it('maps recipe package names to the platform vocabulary, in order, without duplicates', () => {
+    expect(platformPackages(platforms.get('al2'), ['zlib', 'libxml2', 'zlib'], 'php')).toEqual(['zlib-devel', 'libxml2-devel']);
+    expect(platformPackages(platforms.get('debian-bookworm'), ['zlib', 'oniguruma', 'icu'], 'php')).toEqual([
+      'zlib1g-dev',
+      'libonig-dev',
+      'libicu-dev',
+    ]);
+    expect(platformPackages(platforms.get('al2023'), ['perl'], 'openssl')).toEqual([
+      'perl-FindBin',
+      'perl-IPC-Cmd',
+      'perl-File-Compare',
+      'perl-File-Copy',
+      'perl-Time-Piece',
+    ]);
+    // A package that maps to nothing (perl is in Debian's base) is fine.
+    expect(platformPackages(platforms.get('debian-bookworm'), ['perl'], 'openssl')).toEqual([]);
+  });
+
+  it('unknown package → error naming who needs it, the platform and where to add it', () => {
+    expect(() => platformPackages(platforms.get('al2'), ['zlib', 'libyaml'], 'php 8.2.33')).toThrow(UserError);
+    expect(() => platformPackages(platforms.get('al2'), ['zlib', 'libyaml'], 'php 8.2.33')).toThrow(
+      `php 8.2.33 needs package 'libyaml', which platform al2 does not map: add "libyaml" to its packages in dockerfiles/platforms.json`,
+    );
+  });
+});
+
+describe('lifecycleWarnings', () => {
+  it('al2 on 2026-11-21: creation blocked since 2026-07-31, updates blocked since 2026-08-31; suggests al2023', () => {
+    const w = lifecycleWarnings(platforms.get('al2'), '2026-11-21');
+    expect(w).toEqual([
+      'Lambda runtime provided.al2 (platform al2) is deprecated since 2026-06-30: AWS blocks creating functions on it since 2026-07-31; updates blocked since 2026-08-31. Build for --platform al2023 instead.',
+    ]);
+  });
+
+  it('al2 between create and update block: updates blocked *from* the date', () => {
+    expect(lifecycleWarnings(platforms.get('al2'), '2026-08-01')[0]).toContain(
+      'AWS blocks creating functions on it since 2026-07-31; updates blocked from 2026-08-31.',
+    );
+  });
+
+  it('al2 on 2026-05-01: nothing yet', () => {
+    expect(lifecycleWarnings(platforms.get('al2'), '2026-05-01')).toEqual([]);
+    expect(lifecycleWarnings(platforms.get('al2'), '2026-06-29')).toEqual([]);
+  });
+
+  it('al2 on 2026-07-01: deprecated, creation blocked from 2026-07-31', () => {
+    expect(lifecycleWarnings(platforms.get('al2'), '2026-07-01')).toEqual([
+      'Lambda runtime provided.al2 (platform al2) is deprecated since 2026-06-30; creating functions is blocked from 2026-07-31. Build for --platform al2023 instead.',
+    ]);
+    // The boundary day itself counts.
+    expect(lifecycleWarnings(platforms.get('al2'), '2026-06-30')).toHaveLength(1);
+    expect(lifecycleWarnings(platforms.get('al2'), '2026-07-31')[0]).toContain('AWS blocks creating functions on it since 2026-07-31');
+  });
+
+  it('amzn-2017.03: blocked since 2024', () => {
+    const w = lifecycleWarnings(platforms.get('amzn-2017.03'), '2026-11-21');
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/^Lambda runtime provided \(platform amzn-2017\.03\) is deprecated since 2023-12-31: /);
+    expect(w[0]).toContain('blocks creating functions on it since 2024-01-09; updates blocked since 2024-02-08');
+    expect(w[0]).toContain('--platform al2023');
+  });
+
+  it('none for al2023 (supported until 2029) and Debian (not a Lambda runtime)', () => {
+    expect(lifecycleWarnings(platforms.get('al2023'), '2026-11-21')).toEqual([]);
+    expect(lifecycleWarnings(platforms.get('debian-bookworm'), '2026-11-21')).toEqual([]);
+    expect(lifecycleWarnings(platforms.get('debian-bullseye'), '2099-01-01')).toEqual([]);
+  });
+});
+
+describe('libraryDirs', () => {
+  it('substitutes the multiarch triplet on Debian', () => {
+    expect(libraryDirs(platforms.get('debian-bookworm'), 'x86_64')).toEqual(['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib']);
+    expect(libraryDirs(platforms.get('debian-bookworm'), 'arm64')).toEqual(['/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']);
+    expect(libraryDirs(platforms.get('debian-bullseye'), 'arm64')).toEqual([
+      '/lib/aarch64-linux-gnu',
+      '/usr/lib/aarch64-linux-gnu',
+      '/lib64',
+      '/usr/lib',
+    ]);
+  });
+
+  it('leaves Amazon Linux paths alone', () => {
+    expect(libraryDirs(platforms.get('al2'), 'arm64')).toEqual(['/lib64', '/usr/lib64']);
+    expect(libraryDirs(platforms.get('al2023'), 'x86_64')).toEqual(['/lib64', '/usr/lib64']);
+  });
+});

@@ -1,0 +1,322 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { UserError } from '../../../src/errors.js';
+import { loadCatalog, type Catalog } from '../../../src/pipeline/prepare.js';
+import { resolveBuild, type BuildSpec, type ResolveOptions } from '../../../src/recipes/resolve.js';
+import { satisfies } from '../../../src/recipes/versions.js';
+import semver from 'semver';
+
+let catalog: Catalog;
+let opts: ResolveOptions;
+
+beforeAll(async () => {
+  catalog = await loadCatalog();
+  opts = { platform: catalog.platforms.get('al2'), arch: 'x86_64' };
+});
+
+const resolve = (target: string, extra: Partial<ResolveOptions> = {}): BuildSpec =>
+  resolveBuild(catalog.recipes, target, { ...opts, ...extra });
+
+const PHP_BASE_ARGS = [
+  '--disable-all',
+  '--disable-cgi',
+  '--disable-phpdbg',
+  '--enable-cli',
+  '--without-pear',
+  '--with-config-file-path=/opt/etc/php',
+  '--with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d',
+];
+
+describe('the catalog', () => {
+  it('loads the four built-in recipes', () => {
+    expect(catalog.recipes.list().map((l) => l.recipe.name)).toEqual(['curl', 'lua', 'openssl', 'php']);
+    expect(catalog.recipes.versionsOf('php')).toEqual([
+      '7.3.0', '7.3.33', '7.4.33', '8.0.30', '8.1.34', '8.2.32', '8.2.33', '8.3.33', '8.4.24', '8.5.9',
+    ]);
+    expect(catalog.recipes.versionsOf('openssl')).toEqual(['1.0.1k', '1.0.2u', '1.1.1w', '3.0.21', '3.5.7', '3.6.3']);
+  });
+
+  it('every rule range and pairing range is a valid semver range', () => {
+    for (const { recipe, file } of catalog.recipes.list()) {
+      for (const r of recipe.rules ?? []) expect(semver.validRange(r.when), `${file} rule ${r.name}`).not.toBeNull();
+      for (const d of recipe.dependencies ?? []) {
+        for (const r of d.rules) {
+          expect(semver.validRange(r.when), `${file} ${d.name} rule ${r.name}.when`).not.toBeNull();
+          expect(semver.validRange(r.allowed), `${file} ${d.name} rule ${r.name}.allowed`).not.toBeNull();
+        }
+      }
+    }
+  });
+
+  it('each interpreter version matches exactly one pairing rule per dependency, whose default it allows', () => {
+    for (const { recipe } of catalog.recipes.list()) {
+      for (const dep of recipe.dependencies ?? []) {
+        const depVersions = catalog.recipes.versionsOf(dep.name);
+        for (const { version } of recipe.versions) {
+          const matching = dep.rules.filter((r) => satisfies(version, r.when));
+          expect(matching.map((r) => r.name), `${recipe.name} ${version} → ${dep.name}`).toHaveLength(1);
+          const rule = matching[0]!;
+          expect(depVersions, `${rule.name}.default`).toContain(rule.default);
+          expect(satisfies(rule.default, rule.allowed), `${rule.name}: default within allowed`).toBe(true);
+        }
+      }
+    }
+  });
+});
+
+describe('resolveBuild: interpreter versions', () => {
+  it.each([
+    ['php@7.3', '7.3.33'],
+    ['php@7', '7.4.33'],
+    ['php@7.4.33', '7.4.33'],
+    ['php@7.3.0', '7.3.0'],
+    ['php@8', '8.5.9'],
+    ['php@8.2', '8.2.33'],
+    ['php@^8.1 <8.3', '8.2.33'],
+    ['php@>=8.0 <8.2', '8.1.34'],
+    ['php@8.4', '8.4.24'],
+    ['php', '8.5.9'],
+    ['lua', '5.4.8'],
+    ['lua@5.4.7', '5.4.7'],
+  ])('%s → %s', (target, version) => {
+    const spec = resolve(target);
+    expect(spec.interpreter.version).toBe(version);
+    expect(spec.target).toBe(target);
+    expect(spec.interpreter.sources.map((s) => s.name)).toEqual([
+      `${spec.interpreter.name}-${version}.tar.${spec.interpreter.name === 'php' ? 'xz' : 'gz'}`,
+    ]);
+  });
+
+  it('no match → error listing the pinned versions in order', () => {
+    expect(() => resolve('php@7.2')).toThrow(UserError);
+    expect(() => resolve('php@7.2')).toThrow(
+      "no php version matches '7.2': pinned versions are 7.3.0, 7.3.33, 7.4.33, 8.0.30, 8.1.34, 8.2.32, 8.2.33, 8.3.33, 8.4.24, 8.5.9",
+    );
+    expect(() => resolve('php@9')).toThrow(/no php version matches '9'/);
+  });
+
+  it('invalid range → clear error', () => {
+    expect(() => resolve('php@banana')).toThrow(UserError);
+    expect(() => resolve('php@banana')).toThrow(
+      "'php@banana': 'banana' is neither a version nor a semver range (e.g. 7.4, 7.4.33, ^8.1)",
+    );
+  });
+
+  it('unknown recipe → error naming the known ones', () => {
+    expect(() => resolve('python@3.12')).toThrow(UserError);
+    expect(() => resolve('python@3.12')).toThrow(/unknown recipe 'python': known recipes are curl, lua, openssl, php/);
+  });
+
+  it('a library as target → error pointing at --with and naming its users', () => {
+    expect(() => resolve('openssl@1.1')).toThrow(UserError);
+    expect(() => resolve('openssl@1.1')).toThrow(
+      'openssl is a library recipe, built as part of an interpreter (php); pin its version with --with openssl@VERSION',
+    );
+    expect(() => resolve('curl')).toThrow(/curl is a library recipe.*\(php\).*--with curl@VERSION/);
+  });
+
+  it('unreadable target text → parse error', () => {
+    expect(() => resolve('PHP@7.4')).toThrow(/cannot read target 'PHP@7.4'/);
+  });
+});
+
+describe('resolveBuild: dependency pairing', () => {
+  const deps = (spec: BuildSpec) => spec.dependencies.map((d) => `${d.name}@${d.version}`);
+
+  it.each([
+    ['php@7.3.0', ['openssl@1.1.1w', 'curl@7.88.1']],
+    ['php@7.3', ['openssl@1.1.1w', 'curl@7.88.1']],
+    ['php@7.4', ['openssl@1.1.1w', 'curl@7.88.1']],
+    ['php@8.0', ['openssl@1.1.1w', 'curl@7.88.1']],
+    ['php@8.1', ['openssl@3.5.7', 'curl@8.14.1']],
+    ['php@8.2', ['openssl@3.5.7', 'curl@8.14.1']],
+    ['php@8.3', ['openssl@3.5.7', 'curl@8.14.1']],
+    ['php@8.4', ['openssl@3.5.7', 'curl@8.14.1']],
+    ['php@8.5', ['openssl@3.5.7', 'curl@8.14.1']],
+    ['lua@5.4', []],
+  ])('%s builds with %j, OpenSSL first', (target, expected) => {
+    expect(deps(resolve(target))).toEqual(expected);
+  });
+
+  it('php 7.4: openssl 1.1.1w by the 1.x rule, curl 7.88.1; both not overridden', () => {
+    const spec = resolve('php@7.4');
+    const [openssl, curl] = spec.dependencies;
+    expect(openssl!.pairing).toEqual({
+      name: 'openssl-1.x-before-php-8.1',
+      reason: 'PHP 7.1 to 8.0 need OpenSSL >= 1.0.1 and < 3.0; 1.1.1w is the last 1.x release.',
+      allowed: '>=1.0.1 <3.0.0',
+      overridden: false,
+    });
+    expect(openssl!.sources[0]!.sha256).toBe('cf3098950cb4d853ad95c0841f1f9c6d3dc102dccfcacd521d93925208b76ac8');
+    expect(openssl!.args).toEqual(['--libdir=lib', 'shared', 'no-tests']);
+    expect(openssl!.rules.map((r) => r.name)).toEqual(['no-tests-from-1.1']);
+    expect(openssl!.packages).toEqual(['perl']);
+    expect(curl!.pairing).toMatchObject({ name: 'curl-7.88-with-openssl-1.x', overridden: false });
+    expect(curl!.sources[0]!.sha256).toBe('cdb38b72e36bc5d33d5b8810f8018ece1baa29a8f215b4495e495ded82bbf3c7');
+    expect(curl!.args).toContain('--with-openssl=/opt');
+  });
+
+  it('php 8.2: openssl 3.5.7 (LTS) with no-tests and no-docs, curl 8.14.1', () => {
+    const spec = resolve('php@8.2');
+    const [openssl, curl] = spec.dependencies;
+    expect(openssl!.version).toBe('3.5.7');
+    expect(openssl!.pairing).toMatchObject({ name: 'openssl-3-lts-from-php-8.1', allowed: '>=1.0.2 <4.0.0' });
+    expect(openssl!.sources[0]!.sha256).toBe('a8c0d28a529ca480f9f36cf5792e2cd21984552a3c8e4aa11a24aa31aeac98e8');
+    expect(openssl!.args).toEqual(['--libdir=lib', 'shared', 'no-tests', 'no-docs']);
+    expect(curl!.version).toBe('8.14.1');
+    expect(curl!.sources[0]!.sha256).toBe('6766ada7101d292b42b8b15681120acd68effa4a9660935853cf6d61f0d984d4');
+    expect(curl!.pairing.name).toBe('curl-8-from-php-8.1');
+  });
+
+  it('php 8.4: the 1.1.1-minimum rule', () => {
+    expect(resolve('php@8.4').dependencies[0]!.pairing.name).toBe('openssl-1.1.1-minimum-from-php-8.4');
+  });
+
+  it('--with openssl@1.0.1k on php 7.3 is accepted and marked overridden', () => {
+    const spec = resolve('php@7.3', { with: ['openssl@1.0.1k'] });
+    const openssl = spec.dependencies.find((d) => d.name === 'openssl')!;
+    expect(openssl.version).toBe('1.0.1k');
+    expect(openssl.pairing).toMatchObject({ name: 'openssl-1.x-before-php-8.1', overridden: true });
+    expect(openssl.sources[0]!.sha256).toBe('8f9faeaebad088e772f4ef5e38252d472be4d878c6b3a2718c10a4fcebe7a41c');
+    // 1.0.x knows neither no-tests nor no-docs.
+    expect(openssl.args).toEqual(['--libdir=lib', 'shared']);
+    expect(openssl.rules).toEqual([]);
+    // curl is untouched.
+    expect(spec.dependencies.find((d) => d.name === 'curl')).toMatchObject({ version: '7.88.1', pairing: { overridden: false } });
+  });
+
+  it('--with takes ranges too: openssl@1.0 on php 7.4 → 1.0.2u', () => {
+    expect(resolve('php@7.4', { with: ['openssl@1.0'] }).dependencies[0]).toMatchObject({ version: '1.0.2u' });
+  });
+
+  it('--with openssl@3.5.7 on php 7.4 is refused with the rule name and reason', () => {
+    const run = () => resolve('php@7.4', { with: ['openssl@3.5.7'] });
+    expect(run).toThrow(UserError);
+    expect(run).toThrow(
+      "php 7.4.33 cannot use openssl 3.5.7: rule 'openssl-1.x-before-php-8.1' allows openssl >=1.0.1 <3.0.0 because PHP 7.1 to 8.0 need OpenSSL >= 1.0.1 and < 3.0; 1.1.1w is the last 1.x release.",
+    );
+  });
+
+  it('--with openssl@1.0.2u on php 8.4 is refused by the 1.1.1 minimum', () => {
+    expect(() => resolve('php@8.4', { with: ['openssl@1.0.2u'] })).toThrow(
+      /php 8\.4\.24 cannot use openssl 1\.0\.2u: rule 'openssl-1\.1\.1-minimum-from-php-8\.4' allows openssl >=1\.1\.1 <4\.0\.0/,
+    );
+  });
+
+  it('--with lua@5.4 is refused: not a dependency', () => {
+    expect(() => resolve('php@8.2', { with: ['lua@5.4'] })).toThrow(
+      "--with lua@5.4: php does not depend on 'lua' (its dependencies: openssl, curl)",
+    );
+    expect(() => resolve('lua', { with: ['openssl@3.5'] })).toThrow(
+      "--with openssl@3.5: lua does not depend on 'openssl' (it has no dependencies)",
+    );
+  });
+
+  it('--with a version that is not pinned → the usual no-match error', () => {
+    expect(() => resolve('php@7.4', { with: ['openssl@2'] })).toThrow(/no openssl version matches '2': pinned versions are 1\.0\.1k, 1\.0\.2u/);
+  });
+});
+
+describe('resolveBuild: profiles and per-version rules', () => {
+  const ruleNames = (spec: BuildSpec) => spec.interpreter.rules.map((r) => r.name);
+
+  it('defaults to the minimal profile', () => {
+    const spec = resolve('php@8.2');
+    expect(spec.interpreter.profile).toBe('minimal');
+    expect(spec.interpreter.profileSpec.mustLoad).toContain('json');
+  });
+
+  it('unknown profile → error listing the profiles', () => {
+    expect(() => resolve('php@8.2', { profile: 'full' })).toThrow(UserError);
+    expect(() => resolve('php@8.2', { profile: 'full' })).toThrow(
+      "php has no profile 'full': use one of minimal, standard (--profile)",
+    );
+    expect(() => resolve('lua', { profile: 'standard' })).toThrow("lua has no profile 'standard': use one of minimal (--profile)");
+  });
+
+  it('php 7.3 minimal: --enable-json and prefix arguments', () => {
+    const spec = resolve('php@7.3');
+    expect(spec.interpreter.args).toEqual([
+      ...PHP_BASE_ARGS,
+      '--enable-json',
+      '--with-openssl=/opt',
+      '--with-curl=/opt',
+      '--with-zlib',
+    ]);
+    expect(spec.interpreter.packages).toEqual(['zlib']);
+    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'prefix-arguments-before-php-7.4']);
+  });
+
+  it('php 7.4 minimal: --enable-json and pkg-config arguments', () => {
+    const spec = resolve('php@7.4');
+    expect(spec.interpreter.args).toEqual([...PHP_BASE_ARGS, '--enable-json', '--with-openssl', '--with-curl', '--with-zlib']);
+    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'pkg-config-from-php-7.4']);
+  });
+
+  it('php 8.0 minimal: no --enable-json any more', () => {
+    const spec = resolve('php@8.0');
+    expect(spec.interpreter.args).toEqual([...PHP_BASE_ARGS, '--with-openssl', '--with-curl', '--with-zlib']);
+    expect(spec.interpreter.args).not.toContain('--enable-json');
+    expect(ruleNames(spec)).toEqual(['pkg-config-from-php-7.4']);
+  });
+
+  it('standard adds its args after the rules, and its packages', () => {
+    const spec = resolve('php@8.2', { profile: 'standard' });
+    const profile = catalog.recipes.get('php').recipe.profiles!['standard']!;
+    expect(spec.interpreter.profile).toBe('standard');
+    expect(spec.interpreter.profileSpec).toBe(profile);
+    expect(spec.interpreter.args).toEqual([
+      ...PHP_BASE_ARGS,
+      '--with-openssl',
+      '--with-curl',
+      '--with-zlib',
+      '--with-libxml',
+      ...profile.args,
+    ]);
+    expect(spec.interpreter.args).toContain('--enable-intl=shared');
+    expect(spec.interpreter.packages).toEqual(['zlib', 'oniguruma', 'libxml2', 'sqlite3', 'icu']);
+    expect(ruleNames(spec)).toEqual(['pkg-config-from-php-7.4', 'libxml-with-from-7.4', 'mbstring-needs-oniguruma-from-7.4']);
+  });
+
+  it('standard on php 7.3: --enable-libxml (pre-7.4 name), no oniguruma (bundled before 7.4)', () => {
+    const spec = resolve('php@7.3', { profile: 'standard' });
+    expect(spec.interpreter.args).toContain('--enable-libxml');
+    expect(spec.interpreter.args).not.toContain('--with-libxml');
+    expect(spec.interpreter.packages).toEqual(['zlib', 'libxml2', 'sqlite3', 'icu']);
+    expect(ruleNames(spec)).toEqual([
+      'json-extension-before-php-8',
+      'prefix-arguments-before-php-7.4',
+      'libxml-switch-renamed-in-7.4',
+    ]);
+  });
+
+  it('standard on php 7.4: --with-libxml and oniguruma', () => {
+    const spec = resolve('php@7.4', { profile: 'standard' });
+    expect(spec.interpreter.args).toContain('--with-libxml');
+    expect(spec.interpreter.args).not.toContain('--enable-libxml');
+    expect(spec.interpreter.packages).toContain('oniguruma');
+  });
+
+  it('profile-scoped rules never apply to minimal', () => {
+    for (const v of catalog.recipes.versionsOf('php')) {
+      const spec = resolve(`php@${v}`);
+      expect(spec.interpreter.args.filter((a) => /libxml/.test(a)), v).toEqual([]);
+      expect(spec.interpreter.packages, v).toEqual(['zlib']);
+    }
+  });
+
+  it('the profile does not change the dependencies (so their image stages are shared)', () => {
+    for (const v of catalog.recipes.versionsOf('php')) {
+      const a = resolve(`php@${v}`);
+      const b = resolve(`php@${v}`, { profile: 'standard' });
+      expect(b.dependencies.map((d) => [d.name, d.version, d.args, d.packages])).toEqual(
+        a.dependencies.map((d) => [d.name, d.version, d.args, d.packages]),
+      );
+    }
+  });
+
+  it('carries the platform and arch through', () => {
+    const spec = resolve('php@8.2', { platform: catalog.platforms.get('al2023'), arch: 'arm64' });
+    expect(spec.platform.name).toBe('al2023');
+    expect(spec.arch).toBe('arm64');
+  });
+});
