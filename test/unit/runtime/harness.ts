@@ -1,0 +1,115 @@
+/**
+ * Runs the real bootstrap (runtime/php/layer) with the system PHP against a RuntimeApiServer,
+ * in a temp dir laid out like /opt. Every runtime and server started through useRuntimeHarness()
+ * is killed/closed in afterEach.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import {
+  LocalRuntime,
+  RuntimeApiServer,
+  lambdaEnvironment,
+  prepareLocalLayer,
+  type RuntimeApiServerOptions,
+} from '../../../src/emulator/index.js';
+
+/** The PHP used by the runtime tests; PHP_BIN overrides it (e.g. to try another PHP version). */
+export const PHP_BINARY = process.env['PHP_BIN'] ?? '/usr/bin/php';
+export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+export const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
+
+const INSTALL_HINT = 'Run `.ci/run`, or install it with `apt-get install php-cli php-curl`.';
+
+/** Fails (never skips) when PHP or its curl/json extensions are missing. */
+export function assertPhpAvailable(): void {
+  if (!existsSync(PHP_BINARY)) {
+    throw new Error(`The runtime tests need a PHP CLI at ${PHP_BINARY}, which does not exist. ${INSTALL_HINT}`);
+  }
+  try {
+    execFileSync(PHP_BINARY, ['-r', 'exit(extension_loaded("curl") && extension_loaded("json") ? 0 : 3);'], { stdio: 'pipe' });
+  } catch (error) {
+    const status = (error as { status?: number }).status;
+    throw new Error(
+      status === 3
+        ? `${PHP_BINARY} has no curl (or json) extension, which the runtime needs. ${INSTALL_HINT}`
+        : `${PHP_BINARY} does not run: ${String(error)}. ${INSTALL_HINT}`,
+    );
+  }
+}
+
+export interface StartOptions {
+  handler: string;
+  taskRoot: string;
+  api?: RuntimeApiServerOptions;
+  memorySizeMb?: number;
+  env?: Record<string, string>;
+  /** Wait for the first GET /next (default true). */
+  waitForInit?: boolean;
+}
+
+export interface Started {
+  api: RuntimeApiServer;
+  runtime: LocalRuntime;
+  layerDir: string;
+}
+
+export function useRuntimeHarness(): {
+  start: (options: StartOptions) => Promise<Started>;
+  layerDir: () => string;
+  track: (cleanup: () => Promise<unknown>) => void;
+} {
+  let layerDir = '';
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    assertPhpAvailable();
+    layerDir = await prepareLocalLayer({ phpBinary: PHP_BINARY });
+  });
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  afterAll(async () => {
+    if (layerDir !== '') await rm(layerDir, { recursive: true, force: true });
+  });
+
+  const start = async (options: StartOptions): Promise<Started> => {
+    const api = new RuntimeApiServer({ functionName: 'test-function', timeoutMs: 10_000, ...options.api });
+    cleanups.push(() => api.close());
+    await api.listen();
+    const runtime = new LocalRuntime({
+      api,
+      command: path.join(layerDir, 'bootstrap'),
+      cwd: options.taskRoot,
+      env: lambdaEnvironment({
+        runtimeApi: api.address,
+        handler: options.handler,
+        taskRoot: options.taskRoot,
+        functionName: 'test-function',
+        memorySizeMb: options.memorySizeMb ?? 128,
+        extra: options.env,
+      }),
+    });
+    cleanups.push(() => runtime.stop());
+    runtime.start();
+    if (options.waitForInit !== false) {
+      const outcome = await Promise.race([api.waitForInit(), runtime.exited.then((exit) => ({ status: 'exited' as const, exit }))]);
+      if (outcome.status !== 'ready') {
+        throw new Error(`Runtime did not start: ${JSON.stringify(outcome)}\nstdout: ${runtime.stdout}\nstderr: ${runtime.stderr}`);
+      }
+    }
+    return { api, runtime, layerDir };
+  };
+
+  return { start, layerDir: () => layerDir, track: (cleanup) => cleanups.push(cleanup) };
+}
+
+/** Parses a JSON body (Buffer) of an invocation result. */
+export function json(body: Buffer): any {
+  return JSON.parse(body.toString('utf8'));
+}
