@@ -1,0 +1,37 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { DockerodeEngine, OWNER_LABEL } from '../../src/docker/engine.js';
+
+export const execFileP = promisify(execFile);
+
+/** A real engine, or a test failure that says how to get one (never a skip). */
+export async function requireEngine(): Promise<DockerodeEngine> {
+  const engine = new DockerodeEngine();
+  try {
+    await engine.ping();
+  } catch (err) {
+    throw new Error(`integration tests need a Docker engine: run \`bash .ci/setup-machine.sh\` (${(err as Error).message})`);
+  }
+  if (!(await engine.inspectImage('debian:bookworm'))) {
+    throw new Error('image debian:bookworm is missing: run `bash .ci/setup-machine.sh` to create it with debootstrap');
+  }
+  return engine;
+}
+
+export async function ourContainers(engine: DockerEngineLike): Promise<string[]> {
+  return engine.listContainers({ [OWNER_LABEL]: 'true' });
+}
+
+interface DockerEngineLike {
+  listContainers(labels: Record<string, string>): Promise<string[]>;
+}
+
+export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');

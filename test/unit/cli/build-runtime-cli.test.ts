@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const execFileP = promisify(execFile);
+const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  execFileP(process.execPath, ['--import', 'tsx', 'src/cli/build-runtime.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+  });
+const fails = (args: string[]) =>
+  cli(args).then(
+    () => {
+      throw new Error(`expected build-runtime ${args.join(' ')} to fail`);
+    },
+    (e: { code: number; stderr: string; stdout: string }) => e,
+  );
+
+// The CLI as a user meets it, without Docker: DOCKER_HOST points nowhere to prove it.
+describe('the CLI', () => {
+  it('--dry-run --json prints the plan and exits 0 without Docker', async () => {
+    const { stdout } = await cli(['php@7.4', '--platform', 'debian-bookworm', '--dry-run', '--json'], { DOCKER_HOST: 'tcp://127.0.0.1:1' });
+    const plan = JSON.parse(stdout) as { plans: { version: string; steps: { name: string }[] }[] };
+    expect(plan.plans[0]!.version).toBe('7.4.33');
+    expect(plan.plans[0]!.steps.map((s) => s.name)).toContain('smoke-test');
+  });
+
+  it('bad input exits 2 with a message naming the bad thing', async () => {
+    const err = await fails(['php@9', '--platform', 'debian-bookworm']);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(/no php version matches '9': pinned versions are 7\.3\.0, .*8\.5\.9/);
+  });
+});
+
+describe('the CLI refuses bad input with exit 2', () => {
+  it.each([
+    [['php@7.4', '--platform', 'solaris'], /unknown platform 'solaris': use one of .*al2023.*debian-bookworm/],
+    [['php@7.4', '--max-unzipped', 'lots'], /lots/],
+    [['php@7.4', '--platform', 'debian-bookworm', '--with', 'openssl@3.5.7'], /rule 'openssl-1\.x-before-php-8\.1' allows openssl >=1\.0\.1 <3\.0\.0/],
+    [['php@7.4', '--platform', 'debian-bookworm', '--profile', 'huge'], /no profile 'huge': use one of minimal, standard/],
+    [['openssl@3'], /openssl is a library recipe/],
+    [[], /no target given/],
+  ])('%j', async (args, message) => {
+    const err = await fails([...args, '--dry-run']);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(message);
+  });
+
+  it('--help documents every option', async () => {
+    const { stdout } = await cli(['--help']);
+    for (const opt of ['--platform', '--out', '--cache-dir', '--mirror', '--max-unzipped', '--json', '--dry-run', '--verbose', '--with', '--profile', '--list', '--jobs', '--force']) {
+      expect(stdout).toContain(opt);
+    }
+  });
+});
