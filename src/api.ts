@@ -96,8 +96,13 @@ export async function planRuntimes(o: BuildRuntimeOptions): Promise<PreparedBuil
 /** The one API behind `npm run build-runtime`. */
 export async function buildRuntimes(o: BuildRuntimeOptions): Promise<BuildRuntimeReport> {
   const prepared = await planRuntimes(o);
+  if (o.dryRun) return { plans: prepared.map((p) => p.plan), results: [] };
+  return executePlans(prepared, o);
+}
+
+/** Run prepared plans (from `planRuntimes`): the steps, for every target not already up to date. */
+export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOptions): Promise<BuildRuntimeReport> {
   const plans = prepared.map((p) => p.plan);
-  if (o.dryRun) return { plans, results: [] };
 
   const d = resolvedDefaults(o);
   const results: BuildResult[] = [];
@@ -160,6 +165,9 @@ export async function buildRuntimes(o: BuildRuntimeOptions): Promise<BuildRuntim
   } as never);
   try {
     await list.run(ctx);
+    if (ctx.failure) throw ctx.failure;
+  } catch (err) {
+    throw ctx.failure ?? err;
   } finally {
     await Promise.allSettled(builds.map((b) => b.close()));
     if (!o.engine) await engine.removeAll();

@@ -40,6 +40,8 @@ export interface SmokeResult {
   command: string[];
   output: string;
   modules?: string[];
+  /** Behaviour checks that passed, with what each printed. */
+  checks?: { name: string; output: string }[];
 }
 
 export interface BuildResult {
@@ -66,7 +68,14 @@ export interface Manifest {
     sources: { name: string; url: string; sha256: string }[];
   };
   dependencies: { name: string; version: string; rule: string; overridden: boolean; sources: { name: string; url: string; sha256: string }[] }[];
-  libraries: { bundled: { soname: string; from: string; neededBy: string[] }[]; fromRuntimeImage: string[] };
+  libraries: {
+    /** Built from pinned, checksum-verified sources (see dependencies and recipe). */
+    builtFromSource: { name: string; version: string }[];
+    /** Copied from the build image's platform packages into lib/. */
+    bundled: { soname: string; from: string; package?: string; packageVersion?: string; neededBy: string[] }[];
+    /** Left to the runtime image (the platform's own). */
+    fromRuntimeImage: string[];
+  };
   platform: { name: string; deployable: boolean; lambdaRuntime: string | null; glibc: string; buildImage: string; runtimeImage: string };
   arch: string;
   zip: { file: string; sha256: string; bytes: number };
@@ -83,6 +92,7 @@ interface BuildState {
   imageReused?: boolean;
   optEntries?: LayerEntry[];
   bundle?: BundlePlan;
+  packages?: Map<string, { package: string; version: string }>;
   bundledEntries?: LayerEntry[];
   layer?: LayerEntry[];
   smoke?: SmokeResult;
@@ -94,6 +104,35 @@ interface BuildState {
 export type StepRunner = (name: StepName, fn: () => Promise<void>) => Promise<void>;
 
 const KEEP_ALIVE = ['sleep', 'infinity'];
+
+/**
+ * Prints `path<TAB>package<TAB>version` for each argument, asking dpkg or rpm which
+ * platform package owns the file (merged-/usr aware). Unknown owners print `-`.
+ */
+const WHICH_PACKAGE = `
+for f in "$@"; do
+  real=$(readlink -f "$f")
+  owner=""
+  if command -v dpkg-query >/dev/null 2>&1; then
+    for p in "$f" "$real" "/usr$f" "/usr$real" "\${f#/usr}" "\${real#/usr}"; do
+      owner=$(dpkg-query -S "$p" 2>/dev/null | head -n 1 | cut -d: -f1) && [ -n "$owner" ] && break
+    done
+    [ -n "$owner" ] && ver=$(dpkg-query -W -f='\${Version}' "$owner" 2>/dev/null | head -n 1)
+  elif command -v rpm >/dev/null 2>&1; then
+    line=$(rpm -qf --qf '%{NAME}\t%{VERSION}-%{RELEASE}\n' "$real" 2>/dev/null | head -n 1)
+    case "$line" in *"not owned"*|"") ;; *) owner=\${line%%	*}; ver=\${line#*	} ;; esac
+  fi
+  printf '%s\t%s\t%s\n' "$f" "\${owner:--}" "\${ver:--}"
+done`;
+
+export function parseWhichPackage(stdout: string): Map<string, { package: string; version: string }> {
+  const out = new Map<string, { package: string; version: string }>();
+  for (const line of stdout.split('\n')) {
+    const [file, pkg, version] = line.split('\t');
+    if (file && pkg && version && pkg !== '-') out.set(file, { package: pkg, version });
+  }
+  return out;
+}
 
 function isElf(e: LayerEntry): e is Extract<LayerEntry, { type: 'file' }> {
   return e.type === 'file' && e.data.length >= 4 && e.data.readUInt32BE(0) === 0x7f454c46;
@@ -253,6 +292,8 @@ export class TargetBuild {
         const dir = '/tmp/lrb-bundle';
         const cp = await c.exec(['sh', '-c', `mkdir -p ${dir} && cp -L "$@" ${dir}/`, 'sh', ...bundle.bundle.map((b) => b.path)]);
         if (cp.exitCode !== 0) throw new Error(`copying libraries failed: ${cp.stderr.trim()}`);
+        const owners = await c.exec(['sh', '-c', WHICH_PACKAGE, 'sh', ...bundle.bundle.map((b) => b.path)]);
+        this.state.packages = parseWhichPackage(owners.stdout);
         // Docker archives a directory under its base name: lrb-bundle/<files>.
         const copied = await readTarEntries(await c.getArchive(dir), { stripPrefix: 'lrb-bundle' });
         this.state.bundledEntries = copied
@@ -312,6 +353,18 @@ export class TargetBuild {
         if (unwanted.length) throw new Error(`profile ${spec.interpreter.profile} says these must not load by default, but they do: ${unwanted.join(', ')}`);
         result.modules = modules;
       }
+      result.checks = [];
+      for (const check of smoke.checks ?? []) {
+        const r = await c.exec(check.command, { env });
+        const printed = (r.stdout + r.stderr).trim();
+        this.write(`check ${check.name}: ${printed}`);
+        if (r.exitCode !== 0 || !new RegExp(check.expect, 'm').test(printed)) {
+          throw new Error(
+            `check '${check.name}' failed (${check.reason}): ${check.command.join(' ')} exited ${r.exitCode} and printed "${printed.slice(0, 300)}", expected /${check.expect}/`,
+          );
+        }
+        result.checks.push({ name: check.name, output: printed });
+      }
       this.state.smoke = result;
     });
     return this.state.smoke!.output.split('\n')[0]!;
@@ -344,7 +397,11 @@ export class TargetBuild {
       recipe: { name: plan.name, version: plan.version, profile: plan.profile, sources: spec.interpreter.sources.map(src) },
       dependencies: spec.dependencies.map((d) => ({ name: d.name, version: d.version, rule: d.pairing.name, overridden: d.pairing.overridden, sources: d.sources.map(src) })),
       libraries: {
-        bundled: (this.state.bundle?.bundle ?? []).map((b) => ({ soname: b.soname, from: b.path, neededBy: b.neededBy })),
+        builtFromSource: spec.dependencies.map((d) => ({ name: d.name, version: d.version })),
+        bundled: (this.state.bundle?.bundle ?? []).map((b) => {
+          const owner = this.state.packages?.get(b.path);
+          return { soname: b.soname, from: b.path, ...(owner ? { package: owner.package, packageVersion: owner.version } : {}), neededBy: b.neededBy };
+        }),
         fromRuntimeImage: this.state.bundle?.provided ?? [],
       },
       platform: {

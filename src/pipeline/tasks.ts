@@ -3,6 +3,18 @@ import type { BuildResult, ExecuteOptions, TargetBuild } from './execute.js';
 
 export interface TaskContext {
   results: BuildResult[];
+  /** The first step failure, kept whole; listr2 is given a one-line summary to print. */
+  failure?: unknown;
+}
+
+async function summarised(ctx: TaskContext, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    ctx.failure ??= err;
+    const first = String((err as Error).message ?? err).split('\n')[0];
+    throw new Error(first);
+  }
 }
 
 /**
@@ -16,11 +28,13 @@ export function buildTaskList(builds: readonly TargetBuild[], opts: { verbose: b
       const titles = Object.fromEntries(b.prepared.plan.steps.map((s) => [s.name, s.title]));
       const step = (name: keyof typeof titles & string, fn: () => Promise<string | void>): ListrTask<TaskContext> => ({
         title: `${name}: ${titles[name]}`,
-        task: async (_c, task) => {
+        task: async (c, task) => {
           let outcome: string | undefined;
-          await b.runStep(name as never, async () => {
-            outcome = (await fn()) ?? undefined;
-          });
+          await summarised(c, () =>
+            b.runStep(name as never, async () => {
+              outcome = (await fn()) ?? undefined;
+            }),
+          );
           if (outcome !== undefined) task.title = `${name}: ${outcome}`;
         },
         rendererOptions: { persistentOutput: opts.verbose },
@@ -39,9 +53,11 @@ export function buildTaskList(builds: readonly TargetBuild[], opts: { verbose: b
             {
               title: `write-manifest: ${titles['write-manifest']}`,
               task: async (ctx) => {
-                await b.runStep('write-manifest', async () => {
-                  ctx.results.push(await b.writeManifest());
-                });
+                await summarised(ctx, () =>
+                  b.runStep('write-manifest', async () => {
+                    ctx.results.push(await b.writeManifest());
+                  }),
+                );
               },
             },
           ],

@@ -69,6 +69,24 @@ export const recipeSchema = z
       .strictObject({
         version: z.strictObject({ command, expect: z.string().includes('{version}') }),
         modules: z.strictObject({ command }).optional(),
+        /** Behaviour checks: each command's output must match `expect` (a regular expression). */
+        checks: z
+          .array(
+            z.strictObject({
+              name: ruleName,
+              reason: z.string().min(10),
+              command,
+              expect: z.string().refine((r) => {
+                try {
+                  new RegExp(r, 'm');
+                  return true;
+                } catch {
+                  return false;
+                }
+              }, 'must be a valid regular expression'),
+            }),
+          )
+          .optional(),
       })
       .optional(),
     runtime: z.string().optional(),

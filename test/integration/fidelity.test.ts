@@ -1,0 +1,101 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executePlans, planRuntimes, type BuildRuntimeOptions } from '../../src/api.js';
+import type { DockerodeEngine } from '../../src/docker/engine.js';
+import { StepError } from '../../src/errors.js';
+import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir } from './helpers.js';
+
+// Each fidelity check must fail a real build when violated, naming the file.
+// A tiny C "probe" recipe (versions select an injected fault through named rules)
+// keeps these builds to seconds on top of the cached toolchain stage.
+let engine: DockerodeEngine;
+let work: { dir: string; cleanup: () => Promise<void> };
+let base: BuildRuntimeOptions;
+
+beforeAll(async () => {
+  engine = await requireEngine();
+  work = await tempDir('lrb-it-fidelity-');
+  const fixtures = path.join(REPO_ROOT, 'test/fixtures/probe');
+  const src = path.join(work.dir, 'src', 'probe-1.0.0');
+  await mkdir(src, { recursive: true });
+  for (const f of ['probe.c', 'libprobe.c']) await copyFile(path.join(fixtures, f), path.join(src, f));
+  const tarball = path.join(work.dir, 'probe-1.0.0.tar.gz');
+  await execFileP('tar', ['-C', path.join(work.dir, 'src'), '-czf', tarball, 'probe-1.0.0']);
+  const sha256 = (await execFileP('sha256sum', [tarball])).stdout.split(' ')[0]!;
+  const recipes = path.join(work.dir, 'recipes');
+  await mkdir(recipes);
+  await copyFile(path.join(fixtures, 'build-probe.sh'), path.join(recipes, 'build-probe.sh'));
+  const source = [{ name: 'probe-1.0.0.tar.gz', url: `file://${tarball}`, sha256 }];
+  await writeFile(
+    path.join(recipes, 'probe.json'),
+    JSON.stringify({
+      name: 'probe',
+      kind: 'interpreter',
+      description: 'A C program with injectable faults, for the fidelity tests.',
+      build: { script: 'build-probe.sh', args: [], packages: [] },
+      smoke: { version: { command: ['/opt/bin/probe'], expect: 'probe {version}' } },
+      profiles: { minimal: { description: 'just the probe', args: [], packages: [], mustLoad: [], mustNotLoad: [] } },
+      rules: [
+        { name: 'inject-missing-library', reason: 'version 1.0.1 links a library it does not install', when: '1.0.1', args: ['missing-lib'] },
+        { name: 'inject-wrong-arch', reason: 'version 1.0.2 ships an aarch64 ELF file', when: '1.0.2', args: ['wrong-arch'] },
+      ],
+      versions: ['1.0.0', '1.0.1', '1.0.2'].map((version) => ({ version, sources: source })),
+    }),
+  );
+  base = {
+    targets: [],
+    platform: 'debian-bookworm',
+    outDir: path.join(work.dir, 'out'),
+    cacheDir: path.join(work.dir, 'cache'),
+    recipeDirs: [recipes],
+    renderer: 'silent',
+    engine,
+  };
+});
+
+afterAll(async () => {
+  await work?.cleanup();
+});
+
+async function failure(p: Promise<unknown>): Promise<StepError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(StepError);
+  return err as StepError;
+}
+
+describe('fidelity checks fail real builds', () => {
+  it('the probe builds, passes every check and lands in a zip', async () => {
+    const prepared = await planRuntimes({ ...base, targets: ['probe@1.0.0'] });
+    const report = await executePlans(prepared, base);
+    expect(report.results[0]!.smoke?.output).toBe('probe 1.0.0');
+  });
+
+  it('glibc ceiling: a binary needing a newer glibc than the platform has fails assemble, naming file and symbol', async () => {
+    const prepared = await planRuntimes({ ...base, targets: ['probe@1.0.0'], force: true });
+    // A fake platform ceiling: pretend debian-bookworm had the glibc of amzn-2017.03.
+    prepared[0]!.spec.platform = { ...prepared[0]!.spec.platform, glibc: '2.17' };
+    const err = await failure(executePlans(prepared, { ...base, force: true }));
+    expect(err.step).toBe('assemble');
+    expect(err.message).toMatch(/bin\/probe needs GLIBC_2\.(2[5-9]|3\d) but platform debian-bookworm has glibc 2\.17/);
+  });
+
+  it('a missing shared library fails bundle-libraries, naming the binary and the library', async () => {
+    const err = await failure(executePlans(await planRuntimes({ ...base, targets: ['probe@1.0.1'] }), base));
+    expect(err.step).toBe('bundle-libraries');
+    expect(err.message).toContain('/opt/bin/probe needs libprobe.so');
+  });
+
+  it('a file built for another architecture fails assemble, naming the file', async () => {
+    const err = await failure(executePlans(await planRuntimes({ ...base, targets: ['probe@1.0.2'] }), base));
+    expect(err.step).toBe('assemble');
+    expect(err.message).toMatch(/lib\/libfake-arm64\.so is built for .*(aarch64|arm64|183).* but the target architecture is x86_64/);
+  });
+
+  it('leaves no container behind', async () => {
+    expect(await ourContainers(engine)).toEqual([]);
+  });
+});
