@@ -38,6 +38,8 @@ export interface InvokeBenchOptions {
   /** Cold starts per variant for the Init Duration median. Default 5. */
   coldStarts?: number;
   variants?: VariantName[];
+  /** Extra environment for every variant (e.g. LD_LIBRARY_PATH for a layer's own PHP run on this host). */
+  extraEnv?: Record<string, string>;
 }
 
 export interface LatencyStats {
@@ -89,8 +91,8 @@ export async function runInvokeBench(options: InvokeBenchOptions = {}): Promise<
   const layerDir = await prepareLocalLayer({ phpBinary: php });
   const subjects: Subject[] = [];
   try {
-    const phpVersion = await phpVersionOf(php);
-    for (const variant of variants) subjects.push(await createSubject(variant, php, layerDir));
+    const phpVersion = await phpVersionOf(php, options.extraEnv ?? {});
+    for (const variant of variants) subjects.push(await createSubject(variant, php, layerDir, options.extraEnv ?? {}));
 
     // Every phase is interleaved across the variants (one invocation of each in turn) so that
     // they all run under the same conditions (CPU frequency, Node's JIT warming up, ...).
@@ -157,10 +159,10 @@ interface Subject {
   connectionsBefore: number;
 }
 
-async function createSubject(variant: VariantName, php: string, layerDir: string): Promise<Subject> {
+async function createSubject(variant: VariantName, php: string, layerDir: string, extra: Record<string, string>): Promise<Subject> {
   const api = new RuntimeApiServer({ functionName: `bench-${variant}`, timeoutMs: 30_000 });
   await api.listen();
-  const env = lambdaEnvironment({ runtimeApi: api.address, handler: 'handler.php', taskRoot: BASELINES, memorySizeMb: 1024 });
+  const env = lambdaEnvironment({ runtimeApi: api.address, handler: 'handler.php', taskRoot: BASELINES, memorySizeMb: 1024, extra });
   const command =
     variant === 'bootstrap'
       ? { command: path.join(layerDir, 'bootstrap'), args: [] }
@@ -197,10 +199,10 @@ function percentile(samples: number[], p: number): number {
   return sorted[rank - 1]!;
 }
 
-async function phpVersionOf(php: string): Promise<string> {
+async function phpVersionOf(php: string, extra: Record<string, string>): Promise<string> {
   const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {
-    execFile(php, ['-r', 'echo PHP_VERSION;'], (error, stdout) => resolve(error ? 'unknown' : stdout.trim()));
+    execFile(php, ['-r', 'echo PHP_VERSION;'], { env: { ...process.env, ...extra } }, (error, stdout) => resolve(error ? 'unknown' : stdout.trim()));
   });
 }
 

@@ -4,7 +4,7 @@ import { DockerodeEngine } from './docker/engine.js';
 import type { DockerEngine } from './docker/types.js';
 import { UserError } from './errors.js';
 import { LAMBDA_MAX_UNZIPPED_BYTES } from './lambda.js';
-import { TargetBuild, upToDate, type BuildResult } from './pipeline/execute.js';
+import { buildToolchain, TargetBuild, upToDate, type BuildResult } from './pipeline/execute.js';
 import { loadCatalog, prepareTarget, type PreparedBuild } from './pipeline/prepare.js';
 import { buildTaskList, rendererOptions, type TaskContext } from './pipeline/tasks.js';
 import { DEFAULT_ARCH, DEFAULT_PLATFORM } from './platforms/registry.js';
@@ -24,6 +24,8 @@ export interface BuildRuntimeOptions {
   recipeDirs?: string[];
   offline?: boolean;
   force?: boolean;
+  /** Build images without Docker's layer cache (a truly cold build); implies force. */
+  noCache?: boolean;
   jobs?: number;
   dryRun?: boolean;
   json?: boolean;
@@ -108,7 +110,7 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
   const results: BuildResult[] = [];
   const pending: PreparedBuild[] = [];
   for (const p of prepared) {
-    const manifest = o.force ? null : await upToDate(p);
+    const manifest = o.force || o.noCache ? null : await upToDate(p);
     if (manifest) {
       results.push({
         target: p.plan.target,
@@ -147,18 +149,30 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
         ...(o.debianBase ? { debianBase: o.debianBase } : {}),
         ...(o.offline ? { offline: true } : {}),
         ...(o.force ? { force: true } : {}),
+        ...(o.noCache ? { noCache: true } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
         notOnLambda,
         onLog: (line) => o.onLog?.(p.plan.target, line),
       }),
   );
   const ctx: TaskContext = { results };
+  // Targets built concurrently share their platform's toolchain stage: build it once first.
+  const toolchains = new Map<string, PreparedBuild>();
+  if (d.jobs > 1 && pending.length > 1) {
+    for (const p of pending) toolchains.set(p.rendered.toolchainDockerfile, toolchains.get(p.rendered.toolchainDockerfile) ?? p);
+  }
   const renderer =
     o.renderer === 'silent'
       ? { renderer: 'silent' as const }
       : rendererOptions({ json: Boolean(o.json), verbose: Boolean(o.verbose) });
-  const list = new Listr<TaskContext>(buildTaskList(builds, { verbose: Boolean(o.verbose) }), {
-    concurrent: d.jobs,
+  const toolchainTasks = [...toolchains.values()].map((p) => ({
+    title: `toolchain for ${p.spec.platform.name}/${p.spec.arch} (shared by ${pending.filter((x) => x.rendered.toolchainDockerfile === p.rendered.toolchainDockerfile).length} targets)`,
+    task: async () => {
+      await buildToolchain(engine, p, { ...(o.signal ? { signal: o.signal } : {}), onLog: (line) => o.onLog?.('toolchain', line) });
+    },
+  }));
+  const list = new Listr<TaskContext>([...toolchainTasks, { title: 'targets', task: (_c, t) => t.newListr(buildTaskList(builds, { verbose: Boolean(o.verbose) }), { concurrent: d.jobs, exitOnError: true }) }], {
+    concurrent: false,
     exitOnError: true,
     registerSignalListeners: false,
     ...renderer,

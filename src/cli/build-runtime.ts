@@ -49,6 +49,7 @@ const program = new Command()
   .option('-j, --jobs <n>', 'how many targets to build at once', positiveInt, 1)
   .option('--offline', 'use only cached sources and local mirrors')
   .option('--force', 'rebuild even when an up-to-date artifact and image exist')
+  .option('--no-cache', "build images without Docker's layer cache (implies --force)")
   .option('--dry-run', 'print the resolved plan and exit; touches neither Docker nor the network')
   .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
   .option('--size-report', 'print per-file and per-directory sizes of each layer')
@@ -91,6 +92,7 @@ interface CliOptions {
   jobs: number;
   offline?: boolean;
   force?: boolean;
+  cache: boolean;
   dryRun?: boolean;
   json?: boolean;
   sizeReport?: boolean;
@@ -127,6 +129,7 @@ program.action(async (targets: string[], o: CliOptions) => {
     jobs: o.jobs,
     offline: Boolean(o.offline),
     force: Boolean(o.force),
+    noCache: o.cache === false,
     json: Boolean(o.json),
     verbose: Boolean(o.verbose),
     signal: controller.signal,

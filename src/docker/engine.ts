@@ -3,12 +3,15 @@ import { PassThrough, type Readable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { BuildOutputParser } from './build-output.js';
 import type {
+  Attachment,
   BuildImageOptions,
   Container,
   ContainerOptions,
+  ContainerState,
   DockerEngine,
   ExecResult,
   ImageInfo,
+  OutputStream,
 } from './types.js';
 
 /** The label every container and image we create carries, so leftovers can be found. */
@@ -95,6 +98,37 @@ class DockerodeContainer implements Container {
     return { stdout, stderr };
   }
 
+  async attach(onOutput: (stream: OutputStream, chunk: Buffer) => void): Promise<Attachment> {
+    const stream = (await this.container.attach({ stream: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream & {
+      destroy(): void;
+    };
+    const out = new PassThrough();
+    const err = new PassThrough();
+    out.on('data', (chunk: Buffer) => onOutput('stdout', chunk));
+    err.on('data', (chunk: Buffer) => onOutput('stderr', chunk));
+    // Non-TTY output is multiplexed (8-byte frame headers); the modem reassembles split frames.
+    this.docker.modem.demuxStream(stream, out, err);
+    const done = (): void => {
+      out.end();
+      err.end();
+    };
+    stream.once('end', done);
+    stream.once('close', done);
+    stream.once('error', done); // the container went away: nothing more to read
+    return { close: () => stream.destroy() };
+  }
+
+  async inspect(): Promise<ContainerState> {
+    const info = await this.container.inspect();
+    const state = info.State;
+    return {
+      running: state.Running,
+      oomKilled: state.OOMKilled,
+      // A never-started container has StartedAt 0001-01-01T00:00:00Z.
+      startedAt: state.StartedAt && !state.StartedAt.startsWith('0001-') ? state.StartedAt : undefined,
+    };
+  }
+
   async getArchive(path: string): Promise<Readable> {
     return (await this.container.getArchive({ path })) as unknown as Readable;
   }
@@ -177,6 +211,7 @@ export class DockerodeEngine implements DockerEngine {
       forcerm: true,
       networkmode: 'host',
       ...(opts.target ? { target: opts.target } : {}),
+      ...(opts.noCache ? { nocache: true } : {}),
       ...(opts.signal ? { abortSignal: opts.signal } : {}),
     })) as NodeJS.ReadableStream;
     const parser = new BuildOutputParser();
@@ -218,6 +253,7 @@ export class DockerodeEngine implements DockerEngine {
       ...(opts.entrypoint ? { Entrypoint: opts.entrypoint } : {}),
       Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
       Labels: { ...opts.labels, [OWNER_LABEL]: 'true' },
+      ...(opts.workingDir ? { WorkingDir: opts.workingDir } : {}),
       HostConfig: {
         NetworkMode: opts.networkMode ?? 'none',
         ...(opts.binds ? { Binds: opts.binds } : {}),

@@ -14,6 +14,8 @@ export interface BuildImageOptions {
   tag: string;
   labels: Record<string, string>;
   target?: string;
+  /** Ignore Docker's layer cache (every stage runs again). */
+  noCache?: boolean;
   onEvent?: (event: BuildEvent) => void;
   signal?: AbortSignal;
 }
@@ -34,6 +36,29 @@ export interface ContainerOptions {
   labels?: Record<string, string>;
   binds?: string[];
   memoryBytes?: number;
+  /** Working directory of the main process (and of exec'd commands). Default: the image's. */
+  workingDir?: string;
+}
+
+/** Which stream of a container's main process a chunk of output came from. */
+export type OutputStream = 'stdout' | 'stderr';
+
+/** A live attachment to a container's main-process output (see `Container.attach`). */
+export interface Attachment {
+  /** Stops receiving output. Idempotent. */
+  close(): void;
+}
+
+/** What the engine knows about a container's main process. */
+export interface ContainerState {
+  running: boolean;
+  /** Whether the kernel's OOM killer struck inside the container (memory limit). */
+  oomKilled: boolean;
+  /**
+   * When the engine started the main process (last start), as it reports it (RFC 3339 with
+   * nanoseconds, e.g. `2026-01-02T03:04:05.123456789Z`); undefined if it was never started.
+   */
+  startedAt: string | undefined;
 }
 
 /** One container; `remove()` is idempotent and always safe to call. */
@@ -44,6 +69,12 @@ export interface Container {
   /** Wait for the main process to exit; returns its exit code. */
   wait(): Promise<number>;
   logs(): Promise<{ stdout: string; stderr: string }>;
+  /**
+   * Streams the main process's stdout/stderr as it is written, until it exits. Attach before
+   * `start()` to miss nothing; a restarted container needs a new attachment.
+   */
+  attach(onOutput: (stream: OutputStream, chunk: Buffer) => void): Promise<Attachment>;
+  inspect(): Promise<ContainerState>;
   getArchive(path: string): Promise<Readable>;
   putArchive(tar: Readable, path: string): Promise<void>;
   stats(): Promise<{ memoryMaxBytes?: number; memoryBytes?: number }>;

@@ -30,6 +30,8 @@ export interface ExecuteOptions {
   debianBase?: string;
   offline?: boolean;
   force?: boolean;
+  /** Build without Docker's layer cache (implies rebuilding the image). */
+  noCache?: boolean;
   notOnLambda: readonly string[];
   signal?: AbortSignal;
   /** Every line of build output (for --verbose and the task's status line). */
@@ -156,6 +158,37 @@ async function writeFileAtomic(file: string, data: string | Buffer): Promise<voi
   await rename(tmp, file);
 }
 
+/**
+ * Build a platform's toolchain stage on its own, so that targets built concurrently
+ * find it in Docker's cache instead of each installing the same compilers at once.
+ */
+export async function buildToolchain(
+  engine: DockerEngine,
+  prepared: PreparedBuild,
+  opts: { signal?: AbortSignal; onLog?: (line: string) => void },
+): Promise<string> {
+  const { spec, rendered } = prepared;
+  const tag = `lambda-runtime-builder/toolchain:${spec.platform.name}-${spec.arch}`;
+  const context = packContext({ dockerfile: rendered.toolchainDockerfile, toolchainDockerfile: rendered.toolchainDockerfile, files: [], stages: ['toolchain'] }, {
+    scriptPath: () => {
+      throw new Error('the toolchain stage copies no files');
+    },
+    sourcePath: () => {
+      throw new Error('the toolchain stage copies no files');
+    },
+  });
+  await engine.buildImage({
+    context,
+    tag,
+    labels: {},
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onEvent: (e) => {
+      if (e.kind === 'log' || e.kind === 'status') opts.onLog?.(e.text);
+    },
+  });
+  return tag;
+}
+
 export class TargetBuild {
   private readonly state: BuildState = { warnings: [] };
   private log!: WriteStream;
@@ -206,7 +239,7 @@ export class TargetBuild {
 
   /** Sources are needed only when the image must be built. */
   private async imageIsCurrent(): Promise<boolean> {
-    if (this.opts.force) return false;
+    if (this.opts.force || this.opts.noCache) return false;
     const info = await this.opts.engine.inspectImage(this.prepared.plan.images.tag);
     return info?.labels[IMAGE_HASH_LABEL] === this.prepared.plan.imageHash;
   }
@@ -240,6 +273,7 @@ export class TargetBuild {
       context,
       tag: plan.images.tag,
       labels: { [IMAGE_HASH_LABEL]: plan.imageHash },
+      ...(this.opts.noCache ? { noCache: true } : {}),
       ...(this.opts.signal ? { signal: this.opts.signal } : {}),
       onEvent: (e) => {
         if (e.kind === 'log' || e.kind === 'status') this.write(e.text);

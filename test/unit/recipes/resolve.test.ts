@@ -230,7 +230,7 @@ describe('resolveBuild: profiles and per-version rules', () => {
     expect(() => resolve('php@8.2', { profile: 'full' })).toThrow(
       "php has no profile 'full': use one of minimal, standard (--profile)",
     );
-    expect(() => resolve('lua', { profile: 'standard' })).toThrow("lua has no profile 'standard': use one of minimal (--profile)");
+    expect(() => resolve('lua', { profile: 'full' })).toThrow("lua has no profile 'full': use one of minimal, standard (--profile)");
   });
 
   it('php 7.3 minimal: --enable-json and prefix arguments', () => {

@@ -15,7 +15,7 @@ const MATRIX: Record<string, { versions: string[]; profiles: string[]; noProfile
     profiles: ['minimal', 'standard'],
     noProfile: [],
   },
-  lua: { versions: ['5.4.7', '5.4.8'], profiles: ['minimal'], noProfile: ['standard'] },
+  lua: { versions: ['5.4.7', '5.4.8'], profiles: ['minimal', 'standard'], noProfile: ['full'] },
 };
 const AMAZON = ['amzn-2017.03', 'al2', 'al2023'] as const;
 

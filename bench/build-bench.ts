@@ -1,0 +1,140 @@
+/**
+ * Build benchmark: cold build vs a plain Docker build of the same Dockerfile and
+ * context, no-op rebuild, runtime-only rebuild, layer sizes.
+ *
+ *   npx tsx bench/build-bench.ts [--skip-cold] [--json]
+ *
+ * - cold: `buildRuntimes(php@7.4, --no-cache)`: every stage compiles again, then the
+ *   tool's own steps (bundle, checks, smoke test, zip, manifest).
+ * - raw docker build: the same rendered Dockerfile and context sent to the engine's
+ *   build endpoint with nocache (what `docker build --no-cache` does), nothing else.
+ *   Run right after the cold build, so both see the same page cache and the same sources.
+ * - no-op: the CLI again with the same inputs and the artifact present (node start included).
+ * - runtime-only: the CLI with one runtime file changed (a copy of the recipe pointing at a
+ *   copy of runtime/php/layer): the image is reused, nothing compiles.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { buildRuntimes, planRuntimes } from '../src/api.js';
+import { DockerodeEngine } from '../src/docker/engine.js';
+import type { Manifest } from '../src/pipeline/execute.js';
+import { packContext } from '../src/render/context.js';
+import { cachedSourcePath, defaultCacheDir } from '../src/sources/index.js';
+
+const execFileP = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PLATFORM = 'debian-bookworm';
+
+export interface BuildBenchResult {
+  date: string;
+  cpus: number;
+  coldBuildS?: number;
+  rawDockerBuildS?: number;
+  coldOverheadRatio?: number;
+  noopRebuildS: number;
+  runtimeOnlyRebuildS: number;
+  runtimeOnlyCompiled: boolean;
+  sizes: { target: string; profile: string; zippedBytes: number; unzippedBytes: number }[];
+}
+
+async function timeIt<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const r = await fn();
+  return [r, (performance.now() - t) / 1000];
+}
+
+async function cli(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return execFileP(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/build-runtime.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CI: 'true' },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+export async function runBuildBench(opts: { skipCold?: boolean; log?: (s: string) => void } = {}): Promise<BuildBenchResult> {
+  const log = opts.log ?? ((s: string) => process.stderr.write(`[bench] ${s}\n`));
+  const engine = new DockerodeEngine();
+  const cpus = (await engine.info()).cpus;
+  const work = await mkdtemp(path.join(os.tmpdir(), 'lrb-bench-'));
+  const out = path.join(work, 'out');
+  const result: Partial<BuildBenchResult> = { date: new Date().toISOString().slice(0, 10), cpus };
+  try {
+    if (!opts.skipCold) {
+      log('cold build of php@7.4 (no Docker cache) ...');
+      const [, cold] = await timeIt(() =>
+        buildRuntimes({ targets: ['php@7.4'], platform: PLATFORM, outDir: out, noCache: true, renderer: 'silent', engine }),
+      );
+      result.coldBuildS = cold;
+      log(`cold build ${cold.toFixed(1)} s; plain docker build of the same context ...`);
+      const [prepared] = await planRuntimes({ targets: ['php@7.4'], platform: PLATFORM, outDir: out });
+      const context = packContext(prepared!.rendered, {
+        scriptPath: (s) => prepared!.scriptPaths[s]!,
+        sourcePath: (sha) => cachedSourcePath(defaultCacheDir(), sha),
+      });
+      const [, raw] = await timeIt(() => engine.buildImage({ context, tag: 'lambda-runtime-builder/bench-raw:latest', labels: {}, noCache: true }));
+      await engine.removeImage('lambda-runtime-builder/bench-raw:latest');
+      result.rawDockerBuildS = raw;
+      result.coldOverheadRatio = cold / raw;
+      log(`raw docker build ${raw.toFixed(1)} s; ratio ${(cold / raw).toFixed(3)}`);
+    } else {
+      log('making sure php@7.4 is built (cache allowed) ...');
+      await buildRuntimes({ targets: ['php@7.4'], platform: PLATFORM, outDir: out, renderer: 'silent', engine });
+    }
+
+    log('no-op rebuild through the CLI ...');
+    const [, noop] = await timeIt(() => cli(['php@7.4', '--platform', PLATFORM, '--out', out]));
+    result.noopRebuildS = noop;
+
+    log('runtime-only rebuild through the CLI ...');
+    const recipes = path.join(work, 'recipes');
+    const runtime = path.join(work, 'runtime');
+    await mkdir(recipes);
+    await cp(path.join(ROOT, 'runtime/php/layer'), runtime, { recursive: true });
+    await appendFile(path.join(runtime, 'runtime/main.php'), `\n// bench edit ${Date.now()}\n`);
+    const php = JSON.parse(await readFile(path.join(ROOT, 'recipes/php.json'), 'utf8')) as { runtime: string };
+    php.runtime = runtime;
+    await writeFile(path.join(recipes, 'php.json'), JSON.stringify(php));
+    const [r, rt] = await timeIt(() => cli(['php@7.4', '--platform', PLATFORM, '--out', out, '--recipes', recipes]));
+    result.runtimeOnlyRebuildS = rt;
+    result.runtimeOnlyCompiled = !/build-image: reused/.test(r.stderr);
+
+    log('sizes: php@7.4 minimal, php@8.2.32 standard ...');
+    const sizes: BuildBenchResult['sizes'] = [];
+    for (const [target, profile] of [['php@7.4', 'minimal'], ['php@8.2.32', 'standard']] as const) {
+      const rep = await buildRuntimes({ targets: [target], platform: PLATFORM, profile, outDir: out, renderer: 'silent', engine });
+      const m = JSON.parse(await readFile(rep.results[0]!.manifest, 'utf8')) as Manifest;
+      sizes.push({ target: `${m.recipe.name}@${m.recipe.version}`, profile, zippedBytes: m.zip.bytes, unzippedBytes: m.unzippedBytes });
+    }
+    result.sizes = sizes;
+    return result as BuildBenchResult;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export function formatBuildBench(r: BuildBenchResult): string[][] {
+  const rows: string[][] = [];
+  if (r.coldBuildS !== undefined) {
+    rows.push(['cold build php@7.4 minimal (no cache)', `${r.coldBuildS.toFixed(1)} s`, '']);
+    rows.push(['plain docker build, same context', `${r.rawDockerBuildS!.toFixed(1)} s`, '']);
+    rows.push(['cold overhead ratio', r.coldOverheadRatio!.toFixed(3), '<= 1.05']);
+  }
+  rows.push(['no-op rebuild (CLI, artifact present)', `${r.noopRebuildS.toFixed(2)} s`, '<= 3 s']);
+  rows.push(['runtime-only rebuild (CLI)', `${r.runtimeOnlyRebuildS.toFixed(2)} s${r.runtimeOnlyCompiled ? ' (COMPILED!)' : ', image reused'}`, '<= 45 s']);
+  for (const s of r.sizes) {
+    const goal = s.profile === 'minimal' ? '<= 8 MB / 25 MB' : '<= 20 MB / 60 MB';
+    rows.push([`${s.target} ${s.profile}: zipped / unzipped`, `${(s.zippedBytes / 2 ** 20).toFixed(2)} MB / ${(s.unzippedBytes / 2 ** 20).toFixed(2)} MB`, goal]);
+  }
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const r = await runBuildBench({ skipCold: process.argv.includes('--skip-cold') });
+  if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+  else for (const row of formatBuildBench(r)) process.stdout.write(`${row[0]!.padEnd(44)} ${row[1]!.padEnd(34)} ${row[2]}\n`);
+}
