@@ -56,13 +56,15 @@ async function cli(args: string[]): Promise<{ stdout: string; stderr: string }> 
   });
 }
 
-export async function runBuildBench(opts: { skipCold?: boolean; log?: (s: string) => void } = {}): Promise<BuildBenchResult> {
+export async function runBuildBench(
+  opts: { skipCold?: boolean; log?: (s: string) => void; /** keep the layers here (default: a temp dir, removed) */ outDir?: string } = {},
+): Promise<BuildBenchResult & { layers: Record<string, string> }> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`[bench] ${s}\n`));
   const engine = new DockerodeEngine();
   const cpus = (await engine.info()).cpus;
   const work = await mkdtemp(path.join(os.tmpdir(), 'lrb-bench-'));
-  const out = path.join(work, 'out');
-  const result: Partial<BuildBenchResult> = { date: new Date().toISOString().slice(0, 10), cpus };
+  const out = opts.outDir ?? path.join(work, 'out');
+  const result: Partial<BuildBenchResult> & { layers: Record<string, string> } = { date: new Date().toISOString().slice(0, 10), cpus, layers: {} };
   try {
     if (!opts.skipCold) {
       log('cold build of php@7.4 (no Docker cache) ...');
@@ -108,10 +110,11 @@ export async function runBuildBench(opts: { skipCold?: boolean; log?: (s: string
     for (const [target, profile] of [['php@7.4', 'minimal'], ['php@8.2.32', 'standard']] as const) {
       const rep = await buildRuntimes({ targets: [target], platform: PLATFORM, profile, outDir: out, renderer: 'silent', engine });
       const m = JSON.parse(await readFile(rep.results[0]!.manifest, 'utf8')) as Manifest;
+      result.layers[`${target} ${profile}`] = rep.results[0]!.zip;
       sizes.push({ target: `${m.recipe.name}@${m.recipe.version}`, profile, zippedBytes: m.zip.bytes, unzippedBytes: m.unzippedBytes });
     }
     result.sizes = sizes;
-    return result as BuildBenchResult;
+    return result as BuildBenchResult & { layers: Record<string, string> };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -179,20 +179,21 @@ async function invokeChecked(api: RuntimeApiServer, variant: VariantName) {
   return result;
 }
 
-function stats(samples: number[]): LatencyStats {
+/** p50/p90/p99 (nearest rank), mean, min and max of latency samples in ms. */
+export function stats(samples: number[]): LatencyStats {
   const sum = samples.reduce((total, value) => total + value, 0);
   return {
     p50Ms: percentile(samples, 50),
     p90Ms: percentile(samples, 90),
     p99Ms: percentile(samples, 99),
     meanMs: samples.length === 0 ? 0 : sum / samples.length,
-    minMs: Math.min(...samples),
-    maxMs: Math.max(...samples),
+    minMs: samples.length === 0 ? 0 : Math.min(...samples),
+    maxMs: samples.length === 0 ? 0 : Math.max(...samples),
   };
 }
 
 /** Nearest-rank percentile. */
-function percentile(samples: number[], p: number): number {
+export function percentile(samples: number[], p: number): number {
   if (samples.length === 0) return 0;
   const sorted = [...samples].sort((a, b) => a - b);
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));

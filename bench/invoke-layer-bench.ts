@@ -35,7 +35,7 @@ import { RuntimeApiServer } from '../src/emulator/index.js';
 import { INVOKE_LABEL, Sandbox, chooseRuntimeImage, invokeEnvironment, packFunction, packLayer, readLayerManifest } from '../src/invoke/index.js';
 import { paths, PACKAGE_ROOT } from '../src/paths.js';
 import { PlatformRegistry } from '../src/platforms/registry.js';
-import { formatInvokeBenchTable, type InvokeBenchResult, type LatencyStats, type VariantName, type VariantResult } from './invoke-bench.js';
+import { formatInvokeBenchTable, percentile, stats, type InvokeBenchResult, type VariantName, type VariantResult } from './invoke-bench.js';
 
 const BASELINES = path.join(PACKAGE_ROOT, 'bench', 'baselines');
 export const DEFAULT_LAYER = path.join(PACKAGE_ROOT, 'dist', 'php-7.4.33-debian-bookworm-x86_64.zip');
@@ -212,26 +212,6 @@ async function invokeChecked(subject: Subject) {
     throw new Error(`${subject.variant}: unexpected result ${result.status}: ${result.body.toString().slice(0, 300)}\n${subject.output}`);
   }
   return result;
-}
-
-function stats(samples: number[]): LatencyStats {
-  const sum = samples.reduce((total, value) => total + value, 0);
-  return {
-    p50Ms: percentile(samples, 50),
-    p90Ms: percentile(samples, 90),
-    p99Ms: percentile(samples, 99),
-    meanMs: samples.length === 0 ? 0 : sum / samples.length,
-    minMs: samples.length === 0 ? 0 : Math.min(...samples),
-    maxMs: samples.length === 0 ? 0 : Math.max(...samples),
-  };
-}
-
-/** Nearest-rank percentile (as bench/invoke-bench.ts computes it). */
-function percentile(samples: number[], p: number): number {
-  if (samples.length === 0) return 0;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1]!;
 }
 
 /** The table of bench/invoke-bench.ts, plus how init was measured and Docker's share of it. */

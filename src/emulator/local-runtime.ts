@@ -3,6 +3,7 @@
  * runtime tests and the benchmark (the `invoke` CLI runs the same layer in Docker instead, but
  * can reuse {@link lambdaEnvironment}).
  */
+import { LAMBDA_ENV } from '../lambda.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,8 +35,8 @@ export function lambdaEnvironment(options: LambdaEnvironmentOptions): Record<str
   const region = options.region ?? 'us-east-1';
   const today = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
   return {
-    PATH: '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin',
-    LD_LIBRARY_PATH: '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib',
+    PATH: LAMBDA_ENV.PATH,
+    LD_LIBRARY_PATH: LAMBDA_ENV.LD_LIBRARY_PATH,
     LANG: 'en_US.UTF-8',
     TZ: ':UTC',
     _HANDLER: options.handler,

@@ -174,6 +174,8 @@ export class RuntimeApiServer extends EventEmitter<RuntimeApiServerEvents> {
   private readonly initWaiters: Array<(outcome: InitOutcome) => void> = [];
   private state: InitState = 'pending';
   private processStartedAt: number | undefined;
+  /** A runtime exit reported while init was pending, for a later waitForInit(). */
+  private exitDuringInit: RuntimeExit | undefined;
   private initDuration: number | undefined;
   private initError: RuntimeErrorReport | undefined;
   private listening: { host: string; port: number } | undefined;
@@ -262,6 +264,7 @@ export class RuntimeApiServer extends EventEmitter<RuntimeApiServerEvents> {
     this.processStartedAt = at;
     this.initDuration = undefined;
     this.initError = undefined;
+    this.exitDuringInit = undefined;
   }
 
   /**
@@ -273,6 +276,8 @@ export class RuntimeApiServer extends EventEmitter<RuntimeApiServerEvents> {
     if (this.state === 'failed' && this.initError !== undefined) {
       return Promise.resolve({ status: 'error', error: this.initError, initDurationMs: this.initDuration });
     }
+    if (this.state === 'pending' && this.exitDuringInit) return Promise.resolve({ status: 'exited', exit: this.exitDuringInit });
+    if (this.closed) return Promise.resolve({ status: 'exited', exit: { code: null, signal: null } });
     return new Promise((resolve) => this.initWaiters.push(resolve));
   }
 
@@ -325,7 +330,8 @@ export class RuntimeApiServer extends EventEmitter<RuntimeApiServerEvents> {
         functionErrorType: 'Runtime.ExitError',
       });
     }
-    if (this.state === 'pending' && this.initWaiters.length > 0) {
+    if (this.state === 'pending') {
+      this.exitDuringInit = exit;
       this.resolveInit({ status: 'exited', exit });
     }
   }
@@ -357,6 +363,8 @@ export class RuntimeApiServer extends EventEmitter<RuntimeApiServerEvents> {
       invocation.resolve(this.errorResult(invocation, 'Emulator.Closed', 'The Runtime API emulator was closed'));
     }
     for (const waiter of this.waiters.splice(0)) waiter.res.destroy();
+    // Nobody waits for an init that can no longer happen.
+    this.resolveInit({ status: 'exited', exit: { code: null, signal: null } });
     if (this.listening === undefined) return;
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());

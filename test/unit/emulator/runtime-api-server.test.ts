@@ -221,6 +221,20 @@ describe('POST /invocation/{id}/error', () => {
 });
 
 describe('init', () => {
+  it('an exit reported before anyone waits still ends a later waitForInit()', async () => {
+    const { api } = await startServer();
+    api.markProcessStart();
+    api.reportRuntimeExit({ code: 127, signal: null });
+    await expect(api.waitForInit()).resolves.toEqual({ status: 'exited', exit: { code: 127, signal: null } });
+    // A new process starts a new init phase: the old exit no longer answers.
+    api.markProcessStart();
+    const pending = api.waitForInit();
+    const raced = await Promise.race([pending, new Promise((r) => setTimeout(() => r('still pending'), 50))]);
+    expect(raced).toBe('still pending');
+    await api.close();
+    await expect(pending).resolves.toMatchObject({ status: 'exited' });
+  });
+
   it('accepts an init error before the first /next and answers 403 after init ended', async () => {
     const { api, call } = await startServer();
     api.markProcessStart();

@@ -1,0 +1,45 @@
+/**
+ * `npm run bench`: one table with every number the project promises.
+ *
+ *   npm run bench [-- --skip-cold] [-- --json]
+ *
+ * Builds: cold build vs a plain Docker build of the same context (skipped with --skip-cold,
+ * which saves ~10 minutes), no-op and runtime-only rebuilds, layer sizes (bench/build-bench.ts).
+ * Invocations: our bootstrap vs two baselines, with the built php@7.4 layer in a container of
+ * its runtime image against the tool's emulator (bench/invoke-layer-bench.ts).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { formatBuildBench, runBuildBench } from './build-bench.js';
+import { runLayerBench } from './invoke-layer-bench.js';
+
+const skipCold = process.argv.includes('--skip-cold');
+const json = process.argv.includes('--json');
+const out = await mkdtemp(path.join(os.tmpdir(), 'lrb-bench-out-'));
+try {
+  const build = await runBuildBench({ skipCold, outDir: out });
+  const layer = build.layers['php@7.4 minimal']!;
+  process.stderr.write('[bench] invocations with the built php@7.4 layer ...\n');
+  const invoke = await runLayerBench({ layer, invocations: 300, coldStarts: 9 });
+  if (json) {
+    process.stdout.write(JSON.stringify({ build, invoke }, null, 2) + '\n');
+  } else {
+    const v = Object.fromEntries(invoke.variants.map((x) => [x.variant, x]));
+    const ours = v['bootstrap']!;
+    const floor = v['floor']!;
+    const naive = v['naive']!;
+    const rows = formatBuildBench(build);
+    for (const x of [ours, naive, floor]) {
+      rows.push([`invoke ${x.description}`, `p50 ${x.roundTrip.p50Ms.toFixed(3)} ms, p90 ${x.roundTrip.p90Ms.toFixed(3)} ms, init ${x.initMs.toFixed(2)} ms`, x === ours ? 'init <= 10 ms' : '']);
+    }
+    rows.push(['invoke p50 ours / floor', (ours.roundTrip.p50Ms / floor.roundTrip.p50Ms).toFixed(3), '<= 1.05']);
+    rows.push(['invoke p50 ours / new-client loop', (ours.roundTrip.p50Ms / naive.roundTrip.p50Ms).toFixed(3), '<= 0.5']);
+    const w = [Math.max(...rows.map((r) => r[0]!.length)), Math.max(...rows.map((r) => r[1]!.length))];
+    process.stdout.write(`lambda-runtime-builder bench, ${build.date}, ${build.cpus} CPUs, ${invoke.phpVersion} layer, ${invoke.invocations} invocations\n`);
+    process.stdout.write(`${'measure'.padEnd(w[0]!)}  ${'result'.padEnd(w[1]!)}  goal\n`);
+    for (const r of rows) process.stdout.write(`${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]}\n`);
+  }
+} finally {
+  await rm(out, { recursive: true, force: true });
+}
