@@ -10,7 +10,7 @@ export interface CatalogEntry {
   version: string;
   /** For interpreters: the dependency versions the pairing rules choose by default. */
   pairs: Record<string, string>;
-  platforms: { name: string; deployable: boolean; lambdaRuntime: string | null }[];
+  platforms: { name: string; deployable: boolean; lambdaRuntime: string | null; supported: boolean; reason?: string }[];
   profiles: string[];
   sources: { name: string; sha256: string; available: 'cached' | 'reachable' | 'unreachable' | 'not-probed'; from?: string }[];
 }
@@ -45,16 +45,23 @@ export async function catalogListing(opts: {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const platforms = catalog.platforms.list();
   const entries: CatalogEntry[] = [];
-  const jobs: Promise<void>[] = [];
+  const jobs: (() => Promise<void>)[] = [];
   for (const { recipe } of catalog.recipes.list()) {
     for (const v of [...recipe.versions].sort((a, b) => compareVersions(a.version, b.version))) {
       const pairs: Record<string, string> = {};
-      if (recipe.kind === 'interpreter') {
+      const support: CatalogEntry['platforms'] = [];
+      for (const p of platforms) {
+        const row = { name: p.name, deployable: p.deployable, lambdaRuntime: p.lambdaRuntime };
+        if (recipe.kind !== 'interpreter') {
+          support.push({ ...row, supported: true });
+          continue;
+        }
         try {
-          const spec = resolveBuild(catalog.recipes, `${recipe.name}@${v.version}`, { platform: platforms[0]!, arch: 'x86_64' });
+          const spec = resolveBuild(catalog.recipes, `${recipe.name}@${v.version}`, { platform: p, arch: 'x86_64' });
           for (const d of spec.dependencies) pairs[d.name] = d.version;
+          support.push({ ...row, supported: true });
         } catch (err) {
-          pairs['error'] = (err as Error).message;
+          support.push({ ...row, supported: false, reason: (err as Error).message });
         }
       }
       const entry: CatalogEntry = {
@@ -62,13 +69,13 @@ export async function catalogListing(opts: {
         kind: recipe.kind,
         version: v.version,
         pairs,
-        platforms: platforms.map((p) => ({ name: p.name, deployable: p.deployable, lambdaRuntime: p.lambdaRuntime })),
+        platforms: support,
         profiles: Object.keys(recipe.profiles ?? {}),
         sources: v.sources.map((s) => ({ name: s.name, sha256: s.sha256, available: 'not-probed' as const })),
       };
       v.sources.forEach((s, i) => {
         jobs.push(
-          (async () => {
+          async () => {
             const target = entry.sources[i]!;
             try {
               await access(cachedSourcePath(cacheDir, s.sha256));
@@ -78,16 +85,22 @@ export async function catalogListing(opts: {
               // not cached
             }
             if (!opts.probe) return;
-            const from = await probe(candidateUrls(s, { mirrors: opts.mirrors ?? [], ...(opts.debianBase ? { debianBase: opts.debianBase } : {}) }), 5000);
+            const from = await probe(candidateUrls(s, { mirrors: opts.mirrors ?? [], ...(opts.debianBase ? { debianBase: opts.debianBase } : {}) }), 10_000);
             target.available = from ? 'reachable' : 'unreachable';
             if (from) target.from = from;
-          })(),
+          },
         );
       });
       entries.push(entry);
     }
   }
-  await Promise.all(jobs);
+  // A few probes at a time: a burst of HEAD requests to one mirror gets throttled.
+  const queue = [...jobs];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) await job();
+    }),
+  );
   return {
     recipes: entries,
     platforms: platforms.map((p) => ({ name: p.name, deployable: p.deployable, lambdaRuntime: p.lambdaRuntime, glibc: p.glibc, arches: p.arches, description: p.description })),
@@ -95,13 +108,15 @@ export async function catalogListing(opts: {
 }
 
 export function formatCatalog(listing: CatalogListing): string {
-  const lines = ['Recipes (version, default pairing, sources available now):'];
+  const lines = ['Recipes (version, default pairing, platforms, sources available now):'];
   for (const e of listing.recipes) {
     const pairs = Object.entries(e.pairs).map(([k, v]) => `${k} ${v}`).join(', ');
     const avail = e.sources.map((s) => s.available).every((a) => a === 'cached' || a === 'reachable')
       ? 'sources available'
       : `sources ${e.sources.map((s) => s.available).join('/')}`;
-    lines.push(`  ${`${e.name}@${e.version}`.padEnd(18)} ${e.kind.padEnd(11)} ${(pairs || '-').padEnd(30)} ${avail}${e.profiles.length ? `; profiles ${e.profiles.join(', ')}` : ''}`);
+    const unsupported = e.platforms.filter((p) => !p.supported).map((p) => p.name);
+    const where = unsupported.length ? `all platforms but ${unsupported.join(', ')}` : 'all platforms';
+    lines.push(`  ${`${e.name}@${e.version}`.padEnd(18)} ${e.kind.padEnd(11)} ${(pairs || '-').padEnd(30)} ${where.padEnd(36)} ${avail}${e.profiles.length ? `; profiles ${e.profiles.join(', ')}` : ''}`);
   }
   lines.push('', 'Platforms:');
   for (const p of listing.platforms) {

@@ -163,6 +163,7 @@ program.action(async (targets: string[], o: CliOptions) => {
   process.stdout.write(report.results.map((r) => r.zip).join('\n') + '\n');
 });
 
+program.enablePositionalOptions();
 program.exitOverride();
 try {
   await program.parseAsync(process.argv);

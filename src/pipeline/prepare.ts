@@ -50,6 +50,13 @@ export async function loadCatalog(recipeDirs: readonly string[] = []): Promise<C
     readFile(path.join(paths.dockerfiles, 'install-yum.Dockerfile'), 'utf8'),
     readFile(path.join(paths.dockerfiles, 'install-dnf.Dockerfile'), 'utf8'),
   ]);
+  for (const { recipe, file } of recipes.list()) {
+    (recipe.rules ?? []).forEach((rule, i) => {
+      for (const name of rule.excludePlatforms ?? []) platforms.get(name); // throws naming the known platforms
+      void i;
+      void file;
+    });
+  }
   return { recipes, platforms, templates: { apt, yum, dnf } };
 }
 

@@ -84,6 +84,7 @@ function applyRules(recipe: Recipe, version: string, profile: string | undefined
   for (const rule of recipe.rules ?? []) {
     if (!satisfies(version, rule.when)) continue;
     if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
+    if (rule.excludePlatforms) continue; // checked by checkPlatformRules
     args.push(...(rule.args ?? []));
     packages.push(...(rule.packages ?? []));
     rules.push({ name: rule.name, reason: rule.reason });
@@ -101,6 +102,17 @@ function pairingRule(interp: Recipe, interpVersion: string, depName: string, rul
   return rule;
 }
 
+/** Refuse a recipe version on a platform a named rule excludes. */
+function checkPlatformRules(recipe: Recipe, version: string, platform: Platform): void {
+  for (const rule of recipe.rules ?? []) {
+    if (rule.excludePlatforms?.includes(platform.name) && satisfies(version, rule.when)) {
+      throw new UserError(
+        `${recipe.name} ${version} cannot be built for platform ${platform.name}: rule '${rule.name}': ${rule.reason}`,
+      );
+    }
+  }
+}
+
 export function resolveBuild(registry: RecipeRegistry, target: string, opts: ResolveOptions): BuildSpec {
   const req = parseTarget(target);
   const { recipe, version, file } = resolveVersion(registry, req);
@@ -113,6 +125,7 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
       `${recipe.name} is a library recipe, built as part of an interpreter${users.length ? ` (${users.join(', ')})` : ''}; pin its version with --with ${recipe.name}@VERSION`,
     );
   }
+  checkPlatformRules(recipe, version.version, opts.platform);
   const profiles = recipe.profiles ?? {};
   const profileName = opts.profile ?? 'minimal';
   const profileSpec = profiles[profileName];
@@ -142,6 +155,7 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
         `${recipe.name} ${version.version} cannot use ${dep.name} ${chosen.version.version}: rule '${rule.name}' allows ${dep.name} ${rule.allowed} because ${rule.reason}`,
       );
     }
+    checkPlatformRules(chosen.recipe, chosen.version.version, opts.platform);
     const applied = applyRules(chosen.recipe, chosen.version.version, undefined);
     dependencies.push({
       name: dep.name,

@@ -30,6 +30,8 @@ export const ruleSchema = z.strictObject({
   profiles: z.array(z.string()).optional(),
   args: z.array(z.string()).optional(),
   packages: z.array(z.string()).optional(),
+  /** Platforms this version cannot be built for; building for one is refused with the reason. */
+  excludePlatforms: z.array(z.string()).optional(),
 });
 
 export const dependencyRuleSchema = z.strictObject({

@@ -225,6 +225,14 @@ describe('resolveBuild: profiles and per-version rules', () => {
     expect(spec.interpreter.profileSpec.mustLoad).toContain('json');
   });
 
+  it('a platform rule refuses a version on a platform it cannot be built for, with the reason', () => {
+    expect(() => resolve('php@8.4', { platform: catalog.platforms.get('amzn-2017.03') })).toThrow(
+      /php 8\.4\.24 cannot be built for platform amzn-2017\.03: rule 'c11-compiler-from-php-8\.4': PHP 8\.4 requires a C11 compiler/,
+    );
+    expect(resolve('php@8.3', { platform: catalog.platforms.get('amzn-2017.03') }).interpreter.version).toBe('8.3.33');
+    expect(resolve('php@8.4', { platform: catalog.platforms.get('al2023') }).interpreter.version).toBe('8.4.24');
+  });
+
   it('unknown profile → error listing the profiles', () => {
     expect(() => resolve('php@8.2', { profile: 'full' })).toThrow(UserError);
     expect(() => resolve('php@8.2', { profile: 'full' })).toThrow(
