@@ -230,6 +230,14 @@ export function formatInvokeBenchTable(result: InvokeBenchResult): string {
   ].join('\n');
 }
 
+/** A bench CLI's numeric option: absent, or a whole number >= 1. */
+export function number(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer`);
+  return parsed;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -240,12 +248,6 @@ async function main(): Promise<void> {
       json: { type: 'boolean' },
     },
   });
-  const number = (value: string | undefined, name: string): number | undefined => {
-    if (value === undefined) return undefined;
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer`);
-    return parsed;
-  };
   const result = await runInvokeBench({
     php: values.php,
     invocations: number(values.invocations, 'invocations'),

@@ -35,7 +35,7 @@ import { RuntimeApiServer } from '../src/emulator/index.js';
 import { INVOKE_LABEL, Sandbox, chooseRuntimeImage, invokeEnvironment, packFunction, packLayer, readLayerManifest } from '../src/invoke/index.js';
 import { paths, PACKAGE_ROOT } from '../src/paths.js';
 import { PlatformRegistry } from '../src/platforms/registry.js';
-import { formatInvokeBenchTable, percentile, stats, type InvokeBenchResult, type VariantName, type VariantResult } from './invoke-bench.js';
+import { formatInvokeBenchTable, number, percentile, stats, type InvokeBenchResult, type VariantName, type VariantResult } from './invoke-bench.js';
 
 const BASELINES = path.join(PACKAGE_ROOT, 'bench', 'baselines');
 export const DEFAULT_LAYER = path.join(PACKAGE_ROOT, 'dist', 'php-7.4.33-debian-bookworm-x86_64.zip');
@@ -239,12 +239,6 @@ async function main(): Promise<void> {
       json: { type: 'boolean' },
     },
   });
-  const number = (value: string | undefined, name: string): number | undefined => {
-    if (value === undefined) return undefined;
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer`);
-    return parsed;
-  };
   const result = await runLayerBench({
     ...(values.layer !== undefined ? { layer: values.layer } : {}),
     ...(values.platform !== undefined ? { platform: values.platform } : {}),

@@ -171,7 +171,7 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
       await buildToolchain(engine, p, { ...(o.signal ? { signal: o.signal } : {}), onLog: (line) => o.onLog?.('toolchain', line) });
     },
   }));
-  const list = new Listr<TaskContext>([...toolchainTasks, { title: 'targets', task: (_c, t) => t.newListr(buildTaskList(builds, { verbose: Boolean(o.verbose) }), { concurrent: d.jobs, exitOnError: true }) }], {
+  const list = new Listr<TaskContext>([...toolchainTasks, { title: 'targets', task: (_c, t) => t.newListr(buildTaskList(builds, { verbose: Boolean(o.verbose), liveOutput: 'renderer' in renderer && renderer.renderer === 'default' }), { concurrent: d.jobs, exitOnError: true }) }], {
     concurrent: false,
     exitOnError: true,
     registerSignalListeners: false,

@@ -100,14 +100,16 @@ interface CliOptions {
   list?: boolean;
 }
 
+const controller = new AbortController();
+
 program.action(async (targets: string[], o: CliOptions) => {
-  const controller = new AbortController();
   const onSignal = () => {
-    process.stderr.write('\ninterrupted: stopping the build and removing its containers...\n');
+    if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: stop waiting
+    process.stderr.write('\ninterrupted: stopping the build and removing its containers (Ctrl-C again to quit at once)...\n');
     controller.abort(new UserError('interrupted'));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   if (o.list) {
     const listing = await catalogListing({ recipeDirs: o.recipes, mirrors: o.mirror, ...(o.debianBase ? { debianBase: o.debianBase } : {}), probe: !o.offline });
@@ -169,6 +171,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const e = err as Error & { code?: string; exitCode?: number };
+  if (controller.signal.aborted) {
+    process.stderr.write(`${TOOL_NAME}: interrupted; containers removed, no output written\n`);
+    process.exit(130);
+  }
   if (e.code?.startsWith('commander.')) {
     // commander already printed help, version or the usage error
     process.exit(e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2);

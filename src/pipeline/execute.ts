@@ -200,10 +200,17 @@ export class TargetBuild {
     private readonly opts: ExecuteOptions,
   ) {}
 
+  /** Where the running step's latest log line goes (the task's status line on a terminal). */
+  onOutput: ((line: string) => void) | undefined;
+
   private write(line: string): void {
     this.log?.write(line.endsWith('\n') ? line : `${line}\n`);
     this.tail.write(line.endsWith('\n') ? line : `${line}\n`);
-    for (const l of line.split('\n')) if (l.trim()) this.opts.onLog?.(l);
+    for (const l of line.split('\n')) {
+      if (!l.trim()) continue;
+      this.opts.onLog?.(l);
+      this.onOutput?.(l);
+    }
   }
 
   /** Wrap a step so its failure names the step, the last log lines and the log file. */

@@ -21,7 +21,10 @@ async function summarised(ctx: TaskContext, fn: () => Promise<void>): Promise<vo
  * The listr2 task list for a set of builds: one parent task per target, one
  * subtask per planned step, in plan order. Built without running anything.
  */
-export function buildTaskList(builds: readonly TargetBuild[], opts: { verbose: boolean }): ListrTask<TaskContext>[] {
+export function buildTaskList(
+  builds: readonly TargetBuild[],
+  opts: { verbose: boolean; /** show each step's latest log line under it (terminal renderer) */ liveOutput: boolean },
+): ListrTask<TaskContext>[] {
   return builds.map((b) => ({
     title: `${b.prepared.plan.target} → ${b.prepared.plan.output.zip}`,
     task: async (_ctx, parent) => {
@@ -30,11 +33,16 @@ export function buildTaskList(builds: readonly TargetBuild[], opts: { verbose: b
         title: `${name}: ${titles[name]}`,
         task: async (c, task) => {
           let outcome: string | undefined;
-          await summarised(c, () =>
-            b.runStep(name as never, async () => {
-              outcome = (await fn()) ?? undefined;
-            }),
-          );
+          if (opts.liveOutput) b.onOutput = (line) => (task.output = line.slice(0, 200));
+          try {
+            await summarised(c, () =>
+              b.runStep(name as never, async () => {
+                outcome = (await fn()) ?? undefined;
+              }),
+            );
+          } finally {
+            b.onOutput = undefined;
+          }
           if (outcome !== undefined) task.title = `${name}: ${outcome}`;
         },
         rendererOptions: { persistentOutput: opts.verbose },
