@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LayerEntry } from '../layer/entries.js';
-import { PACKAGE_ROOT, paths } from '../paths.js';
+import { PACKAGE_ROOT, paths, TOOL_VERSION } from '../paths.js';
 import { checkArch, PlatformRegistry } from '../platforms/registry.js';
 import { RecipeRegistry } from '../recipes/registry.js';
 import { resolveBuild, type BuildSpec } from '../recipes/resolve.js';
@@ -101,6 +101,10 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
 
   const runtimeDir = spec.interpreter.recipe.runtime;
   const runtimeEntries = runtimeDir ? await readDirEntries(path.resolve(PACKAGE_ROOT, runtimeDir)) : [];
+  if (runtimeEntries.some((e) => e.path === 'runtime' && e.type === 'directory')) {
+    // The runtime is versioned with the tool that built the layer.
+    runtimeEntries.push({ type: 'file', path: 'runtime/VERSION', mode: 0o644, data: Buffer.from(`${TOOL_VERSION}\n`) });
+  }
   const plan = makePlan(spec, rendered, {
     outDir: opts.outDir,
     maxUnzippedBytes: opts.maxUnzippedBytes,

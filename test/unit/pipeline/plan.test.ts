@@ -1,3 +1,4 @@
+import { TOOL_VERSION } from '../../../src/paths.js';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson, hashInputs, sha256Hex } from '../../../src/pipeline/hash.js';
@@ -204,6 +205,9 @@ describe('makePlan: php@7.4 on debian-bookworm', () => {
   it('prepare reads the real scripts and runtime files', () => {
     expect(Object.keys(p.scriptPaths).sort()).toEqual(['build-autotools.sh', 'build-openssl.sh', 'common.sh', 'finalize.sh']);
     expect(p.runtimeEntries.some((e) => e.path === 'bootstrap' && e.type === 'file' && e.mode === 0o755)).toBe(true);
+    // The runtime is versioned with the tool (its User-Agent names this version).
+    const version = p.runtimeEntries.find((e) => e.path === 'runtime/VERSION');
+    expect(version?.type === 'file' && version.data.toString()).toBe(`${TOOL_VERSION}\n`);
     expect(p.plan.imageHash).toMatch(/^[0-9a-f]{64}$/);
     expect(p.plan.inputsHash).toMatch(/^[0-9a-f]{64}$/);
     expect(p.plan.inputsHash).not.toBe(p.plan.imageHash);

@@ -189,8 +189,20 @@ final class RuntimeApiClient
             CURLOPT_NOSIGNAL => true,
             CURLOPT_FAILONERROR => false,
             CURLOPT_FOLLOWLOCATION => false,
+            CURLOPT_USERAGENT => self::userAgent(),
         ));
         return $handle;
+    }
+
+    /**
+     * `lambda-runtime-builder-php/<tool version> (PHP <version>)`: the layer's runtime/VERSION file
+     * is written by the tool that built the layer.
+     */
+    private static function userAgent()
+    {
+        $file = dirname(__DIR__) . '/VERSION';
+        $version = is_readable($file) ? trim((string) file_get_contents($file)) : 'dev';
+        return 'lambda-runtime-builder-php/' . $version . ' (PHP ' . PHP_VERSION . ')';
     }
 
     private static function headerValue($value)
