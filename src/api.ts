@@ -171,8 +171,13 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
       await buildToolchain(engine, p, { ...(o.signal ? { signal: o.signal } : {}), onLog: (line) => o.onLog?.('toolchain', line) });
     },
   }));
-  const list = new Listr<TaskContext>([...toolchainTasks, { title: 'targets', task: (_c, t) => t.newListr(buildTaskList(builds, { verbose: Boolean(o.verbose), liveOutput: 'renderer' in renderer && renderer.renderer === 'default' }), { concurrent: d.jobs, exitOnError: true }) }], {
-    concurrent: false,
+  const targetTasks = buildTaskList(builds, { verbose: Boolean(o.verbose), liveOutput: 'renderer' in renderer && renderer.renderer === 'default' });
+  // With a shared toolchain to build first, targets wait for it in a group of their own.
+  const tasks = toolchainTasks.length
+    ? [...toolchainTasks, { title: `targets (${d.jobs} at a time)`, task: (_c: TaskContext, t: { newListr: (tasks: typeof targetTasks, o: object) => unknown }) => t.newListr(targetTasks, { concurrent: d.jobs, exitOnError: true }) }]
+    : targetTasks;
+  const list = new Listr<TaskContext>(tasks as typeof targetTasks, {
+    concurrent: toolchainTasks.length ? false : d.jobs,
     exitOnError: true,
     registerSignalListeners: false,
     ...renderer,
