@@ -74,7 +74,6 @@ export async function planRuntimes(o: BuildRuntimeOptions): Promise<PreparedBuil
   for (const t of o.targets) {
     prepared.push(
       await prepareTarget(catalog, t, {
-        targets: o.targets,
         platform: d.platform,
         arch: d.arch,
         ...(o.profile ? { profile: o.profile } : {}),

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { UserError } from '../errors.js';
 import type { LayerEntry } from '../layer/entries.js';
 import { PACKAGE_ROOT, paths, TOOL_VERSION } from '../paths.js';
 import { checkArch, PlatformRegistry } from '../platforms/registry.js';
@@ -12,7 +13,6 @@ import { digestEntries, readDirEntries } from './local-files.js';
 import { makePlan, type BuildPlan } from './plan.js';
 
 export interface PrepareOptions {
-  targets: readonly string[];
   platform: string;
   arch: string;
   profile?: string;
@@ -50,12 +50,15 @@ export async function loadCatalog(recipeDirs: readonly string[] = []): Promise<C
     readFile(path.join(paths.dockerfiles, 'install-yum.Dockerfile'), 'utf8'),
     readFile(path.join(paths.dockerfiles, 'install-dnf.Dockerfile'), 'utf8'),
   ]);
+  // A platform rule must name real platforms, or it would silently never apply.
   for (const { recipe, file } of recipes.list()) {
-    (recipe.rules ?? []).forEach((rule, i) => {
-      for (const name of rule.excludePlatforms ?? []) platforms.get(name); // throws naming the known platforms
-      void i;
-      void file;
-    });
+    for (const rule of recipe.rules ?? []) {
+      for (const name of rule.excludePlatforms ?? []) {
+        if (!platforms.names().includes(name)) {
+          throw new UserError(`${file}: rule '${rule.name}': excludePlatforms names unknown platform '${name}' (known: ${platforms.names().join(', ')})`);
+        }
+      }
+    }
   }
   return { recipes, platforms, templates: { apt, yum, dnf } };
 }

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executePlans, planRuntimes, type BuildRuntimeOptions } from '../../src/api.js';
@@ -93,6 +93,16 @@ describe('fidelity checks fail real builds', () => {
     const err = await failure(executePlans(await planRuntimes({ ...base, targets: ['probe@1.0.2'] }), base));
     expect(err.step).toBe('assemble');
     expect(err.message).toMatch(/lib\/libfake-arm64\.so is built for .*(aarch64|arm64|183).* but the target architecture is x86_64/);
+  });
+
+  it('a layer over the --max-unzipped budget fails check-size, lists the largest files and writes no zip', async () => {
+    const outDir = path.join(work.dir, 'out-budget');
+    const opts = { ...base, outDir, maxUnzippedBytes: 4096 };
+    const err = await failure(executePlans(await planRuntimes({ ...opts, targets: ['probe@1.0.0'] }), opts));
+    expect(err.step).toBe('check-size');
+    expect(err.message).toMatch(/4,096 bytes/);
+    expect(err.message).toContain('bin/probe');
+    expect((await readdir(outDir)).filter((f) => f.endsWith('.zip') || f.endsWith('.json'))).toEqual([]);
   });
 
   it('leaves no container behind', async () => {

@@ -18,7 +18,6 @@ beforeAll(async () => {
 
 const prepare = (target: string, extra: Partial<PrepareOptions> = {}): Promise<PreparedBuild> =>
   prepareTarget(catalog, target, {
-    targets: [target],
     platform: 'debian-bookworm',
     arch: 'x86_64',
     outDir: OUT,
