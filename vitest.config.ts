@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 // `integration` talks to a real Docker engine and builds real layers.
 export default defineConfig({
   test: {
+    // In CI, also keep a machine-readable report for .ci/run's closing line.
+    reporters: process.env['CI'] ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.ci/test-results.json' },
     projects: [
       {
         test: {
