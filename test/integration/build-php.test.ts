@@ -7,7 +7,7 @@ import { withContainer } from '../../src/docker/engine.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { StepError } from '../../src/errors.js';
 import type { BuildResult, Manifest } from '../../src/pipeline/execute.js';
-import { execFileP, ourContainers, requireEngine, tempDir } from './helpers.js';
+import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir } from './helpers.js';
 
 // One real build of php@7.4 for debian-bookworm, shared by the tests below.
 let engine: DockerodeEngine;
@@ -89,6 +89,17 @@ describe('php@7.4 on debian-bookworm, built for real', () => {
     expect(again.results[0]!.status).toBe('up-to-date');
     expect(again.results[0]!.zipSha256).toBe(result.zipSha256);
     expect((await readFile(result.zip)).equals(before)).toBe(true);
+  });
+
+  it('the CLI with --json answers a no-op with one JSON document on stdout', async () => {
+    const { stdout } = await execFileP(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/build-runtime.ts', 'php@7.4', '--platform', 'debian-bookworm', '--out', out.dir, '--json'],
+      { cwd: REPO_ROOT },
+    );
+    const doc = JSON.parse(stdout) as { results: { status: string; zip: string; zipSha256: string }[] };
+    expect(doc.results).toHaveLength(1);
+    expect(doc.results[0]).toMatchObject({ status: 'up-to-date', zip: result.zip, zipSha256: result.zipSha256 });
   });
 
   it('building again into another directory (image reused) gives a byte-identical zip', async () => {
