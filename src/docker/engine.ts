@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
 import { UserError } from '../errors.js';
-import { BuildOutputParser } from './build-output.js';
+import { BuildOutputParser, type BuildEvent } from './build-output.js';
 import type {
   Attachment,
   BuildImageOptions,
@@ -201,6 +201,27 @@ export class DockerodeEngine implements DockerEngine {
       if (statusOf(err) === 404) return null;
       throw err;
     }
+  }
+
+  async pullImage(ref: string, onEvent?: (event: BuildEvent) => void): Promise<void> {
+    const stream = (await this.docker.pull(ref)) as NodeJS.ReadableStream;
+    const parser = new BuildOutputParser();
+    let failure: string | undefined;
+    const handle = (events: BuildEvent[]) => {
+      for (const e of events) {
+        if (e.kind === 'error' && failure === undefined) failure = e.message;
+        onEvent?.(e);
+      }
+    };
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (chunk: Buffer) => handle(parser.push(chunk)));
+      stream.on('end', () => {
+        handle(parser.end());
+        resolve();
+      });
+      stream.on('error', reject);
+    });
+    if (failure !== undefined) throw new Error(failure.trim());
   }
 
   async buildImage(opts: BuildImageOptions): Promise<ImageInfo> {

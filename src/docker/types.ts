@@ -87,6 +87,8 @@ export interface DockerEngine {
   ping(): Promise<void>;
   info(): Promise<{ cpus: number; serverVersion: string; arch: string }>;
   inspectImage(ref: string): Promise<ImageInfo | null>;
+  /** Pull an image from its registry; rejects with the engine's error message. */
+  pullImage(ref: string, onEvent?: (event: BuildEvent) => void): Promise<void>;
   buildImage(opts: BuildImageOptions): Promise<ImageInfo>;
   removeImage(ref: string): Promise<void>;
   createContainer(opts: ContainerOptions): Promise<Container>;

@@ -140,6 +140,30 @@ function isElf(e: LayerEntry): e is Extract<LayerEntry, { type: 'file' }> {
   return e.type === 'file' && e.data.length >= 4 && e.data.readUInt32BE(0) === 0x7f454c46;
 }
 
+const REGISTRY_TROUBLE = /registry|pull access denied|no such host|manifest unknown|not found: manifest|repository does not exist|i\/o timeout|TLS handshake/i;
+
+/** What to do when an image cannot be had from a registry. */
+export function registryHint(ref: string, platform: string): string {
+  return (
+    `image ${ref} is not on this machine and could not be pulled. ` +
+    `Where no container registry is reachable, build with --platform debian-bookworm (create the base image with .ci/setup-machine.sh), ` +
+    `or load ${ref} with \`docker load\` first (platform ${platform} needs it)`
+  );
+}
+
+/** Make sure an image is present, pulling it when it is not (the build pulls its own base images). */
+export async function ensureImage(engine: DockerEngine, ref: string, platform: string, log: (line: string) => void): Promise<void> {
+  if (await engine.inspectImage(ref)) return;
+  log(`pulling ${ref}`);
+  try {
+    await engine.pullImage(ref, (e) => {
+      if (e.kind === 'status') log(e.text);
+    });
+  } catch (err) {
+    throw new Error(`${registryHint(ref, platform)}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Is the artifact on disk exactly what these inputs would produce? */
 export async function upToDate(prepared: PreparedBuild): Promise<Manifest | null> {
   try {
@@ -276,7 +300,7 @@ export class TargetBuild {
       scriptPath: (s) => scriptPaths[s]!,
       sourcePath: (sha) => cachedSourcePath(this.opts.cacheDir, sha),
     });
-    const info = await this.opts.engine.buildImage({
+    const buildWith = this.opts.engine.buildImage({
       context,
       tag: plan.images.tag,
       labels: { [IMAGE_HASH_LABEL]: plan.imageHash },
@@ -287,6 +311,16 @@ export class TargetBuild {
         else if (e.kind === 'error') this.write(`ERROR: ${e.message}`);
       },
     });
+    let info: Awaited<typeof buildWith>;
+    try {
+      info = await buildWith;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (REGISTRY_TROUBLE.test(message) && !(await this.opts.engine.inspectImage(plan.images.build))) {
+        throw new Error(`${registryHint(plan.images.build, plan.platform)}: ${message}`, { cause: err });
+      }
+      throw err;
+    }
     return `${plan.images.tag} ${info.id.slice(0, 19)}`;
   }
 
@@ -294,6 +328,7 @@ export class TargetBuild {
   async bundleLibraries(): Promise<string> {
     const { plan, spec } = this.prepared;
     const { engine } = this.opts;
+    await ensureImage(engine, plan.images.runtime, plan.platform, (l) => this.write(l));
     const runtimeLibraries = new Set<string>();
     await withContainer(engine, { image: plan.images.runtime, entrypoint: KEEP_ALIVE, cmd: [] }, async (c) => {
       for (const dir of libraryDirs(spec.platform, spec.arch)) {
