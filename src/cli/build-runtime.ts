@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { buildRuntimes, planRuntimes, type BuildRuntimeOptions } from '../api.js';
+import { executePlans, planRuntimes, type BuildRuntimeOptions } from '../api.js';
 import { catalogListing, formatCatalog } from '../catalog.js';
 import { StepError, UserError } from '../errors.js';
 import { LAMBDA_MAX_UNZIPPED_BYTES } from '../lambda.js';
@@ -137,13 +137,17 @@ program.action(async (targets: string[], o: CliOptions) => {
     signal: controller.signal,
     ...(o.verbose ? { onLog: (t: string, line: string) => process.stderr.write(`[${t}] ${line}\n`) } : {}),
   };
+  const prepared = await planRuntimes(options);
+  const plans = prepared.map((p) => p.plan);
   if (o.dryRun) {
-    const plans = (await planRuntimes(options)).map((p) => p.plan);
     if (o.json) process.stdout.write(JSON.stringify({ dryRun: true, plans }, null, 2) + '\n');
     else process.stdout.write(plans.map(formatPlan).join('\n\n') + '\n');
     return;
   }
-  const report = await buildRuntimes(options);
+  // Say it before the build, not only after it: a deprecated runtime, a local-only platform.
+  const planWarnings = new Set(plans.flatMap((p) => p.warnings));
+  for (const w of planWarnings) process.stderr.write(`warning: ${w}\n`);
+  const report = await executePlans(prepared, options);
   if (o.json) {
     const results = report.results.map(({ size, ...r }) => (o.sizeReport && size ? { ...r, size } : r));
     process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
@@ -158,7 +162,7 @@ program.action(async (targets: string[], o: CliOptions) => {
         (r.smoke ? `  smoke  ${r.smoke.output.split('\n')[0]}\n` : '') +
         `  manifest ${r.manifest}\n` +
         (r.status === 'built' ? `  took   ${(r.durationMs / 1000).toFixed(1)} s; log ${r.log}\n` : '') +
-        r.warnings.map((w) => `  warning: ${w}\n`).join(''),
+        r.warnings.filter((w) => !planWarnings.has(w)).map((w) => `  warning: ${w}\n`).join(''),
     );
     if (o.sizeReport && r.size) out.write(formatSizeReport(r.size) + '\n');
   }
