@@ -1,7 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LogTail } from '../docker/build-output.js';
+import { LogTail, stripAnsi } from '../docker/build-output.js';
 import { withContainer } from '../docker/engine.js';
 import type { Container, DockerEngine } from '../docker/types.js';
 import { checkArch as checkElfArch, checkGlibcCeiling, formatArchViolation, formatGlibcViolations } from '../elf/checks.js';
@@ -227,7 +227,8 @@ export class TargetBuild {
   /** Where the running step's latest log line goes (the task's status line on a terminal). */
   onOutput: ((line: string) => void) | undefined;
 
-  private write(line: string): void {
+  private write(raw: string): void {
+    const line = stripAnsi(raw);
     this.log?.write(line.endsWith('\n') ? line : `${line}\n`);
     this.tail.write(line.endsWith('\n') ? line : `${line}\n`);
     for (const l of line.split('\n')) {
