@@ -138,7 +138,6 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
       `--arch ${d.arch} needs a Docker engine running on ${d.arch}, but this one runs on ${engineArch}: build on a ${d.arch} machine (cross-building through emulation is not supported)`,
     );
   }
-  const { notOnLambda } = (await loadCatalog(o.recipeDirs ?? [])).platforms;
   const builds = pending.map(
     (p) =>
       new TargetBuild(p, {
@@ -150,7 +149,6 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
         ...(o.force ? { force: true } : {}),
         ...(o.noCache ? { noCache: true } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
-        notOnLambda,
         onLog: (line) => o.onLog?.(p.plan.target, line),
       }),
   );
@@ -163,7 +161,7 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
   const renderer =
     o.renderer === 'silent'
       ? { renderer: 'silent' as const }
-      : rendererOptions({ json: Boolean(o.json), verbose: Boolean(o.verbose) });
+      : rendererOptions({ verbose: Boolean(o.verbose) });
   const toolchainTasks = [...toolchains.values()].map((p) => ({
     title: `toolchain for ${p.spec.platform.name}/${p.spec.arch} (shared by ${pending.filter((x) => x.rendered.toolchainDockerfile === p.rendered.toolchainDockerfile).length} targets)`,
     task: async () => {

@@ -32,6 +32,30 @@ function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   });
 }
 
+/**
+ * Read a build or pull progress stream to its end, parsing every line; the first
+ * `error` the engine reports (with HTTP 200) becomes the rejection.
+ */
+async function followProgress(stream: NodeJS.ReadableStream, onEvent: (event: BuildEvent) => void): Promise<void> {
+  const parser = new BuildOutputParser();
+  let failure: string | undefined;
+  const handle = (events: BuildEvent[]) => {
+    for (const e of events) {
+      if (e.kind === 'error' && failure === undefined) failure = e.message;
+      onEvent(e);
+    }
+  };
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (chunk: Buffer) => handle(parser.push(chunk)));
+    stream.on('end', () => {
+      handle(parser.end());
+      resolve();
+    });
+    stream.on('error', reject);
+  });
+  if (failure !== undefined) throw new Error(failure.trim());
+}
+
 class DockerodeContainer implements Container {
   private removed = false;
   constructor(
@@ -204,24 +228,7 @@ export class DockerodeEngine implements DockerEngine {
   }
 
   async pullImage(ref: string, onEvent?: (event: BuildEvent) => void): Promise<void> {
-    const stream = (await this.docker.pull(ref)) as NodeJS.ReadableStream;
-    const parser = new BuildOutputParser();
-    let failure: string | undefined;
-    const handle = (events: BuildEvent[]) => {
-      for (const e of events) {
-        if (e.kind === 'error' && failure === undefined) failure = e.message;
-        onEvent?.(e);
-      }
-    };
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (chunk: Buffer) => handle(parser.push(chunk)));
-      stream.on('end', () => {
-        handle(parser.end());
-        resolve();
-      });
-      stream.on('error', reject);
-    });
-    if (failure !== undefined) throw new Error(failure.trim());
+    await followProgress((await this.docker.pull(ref)) as NodeJS.ReadableStream, (e) => onEvent?.(e));
   }
 
   async buildImage(opts: BuildImageOptions): Promise<ImageInfo> {
@@ -235,25 +242,11 @@ export class DockerodeEngine implements DockerEngine {
       ...(opts.noCache ? { nocache: true } : {}),
       ...(opts.signal ? { abortSignal: opts.signal } : {}),
     })) as NodeJS.ReadableStream;
-    const parser = new BuildOutputParser();
-    let failure: string | undefined;
     let imageId: string | undefined;
-    const handle = (events: ReturnType<BuildOutputParser['push']>) => {
-      for (const e of events) {
-        if (e.kind === 'error' && failure === undefined) failure = e.message;
-        if (e.kind === 'image') imageId = e.id;
-        opts.onEvent?.(e);
-      }
-    };
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (chunk: Buffer) => handle(parser.push(chunk)));
-      stream.on('end', () => {
-        handle(parser.end());
-        resolve();
-      });
-      stream.on('error', reject);
+    await followProgress(stream, (e) => {
+      if (e.kind === 'image') imageId = e.id;
+      opts.onEvent?.(e);
     });
-    if (failure !== undefined) throw new Error(failure.trim());
     const info = await this.inspectImage(opts.tag);
     if (!info) throw new Error(`the engine reported no error but image ${opts.tag} does not exist${imageId ? ` (last id ${imageId})` : ''}`);
     return info;

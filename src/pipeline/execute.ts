@@ -32,7 +32,6 @@ export interface ExecuteOptions {
   force?: boolean;
   /** Build without Docker's layer cache (implies rebuilding the image). */
   noCache?: boolean;
-  notOnLambda: readonly string[];
   signal?: AbortSignal;
   /** Every line of build output (for --verbose and the task's status line). */
   onLog?: (line: string) => void;
@@ -357,7 +356,7 @@ export class TargetBuild {
       const bundle = planBundle(deps, {
         prefix: PREFIX,
         runtimeLibraries,
-        alwaysBundle: spec.platform.deployable ? this.opts.notOnLambda : [],
+        alwaysBundle: spec.platform.deployable ? this.prepared.notOnLambda : [],
       });
       this.state.bundle = bundle;
       if (bundle.missing.length) {

@@ -34,6 +34,8 @@ export interface PreparedBuild {
   runtimeEntries: LayerEntry[];
   /** Where each build script lives (built-in scripts, or next to a recipe). */
   scriptPaths: Record<string, string>;
+  /** Sonames present in the public images but missing on real Lambda (always bundled there). */
+  notOnLambda: readonly string[];
 }
 
 export interface Catalog {
@@ -116,5 +118,5 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
     scriptDigests,
     today: opts.today ?? new Date().toISOString().slice(0, 10),
   });
-  return { spec, rendered, plan, runtimeEntries, scriptPaths };
+  return { spec, rendered, plan, runtimeEntries, scriptPaths, notOnLambda: catalog.platforms.notOnLambda };
 }

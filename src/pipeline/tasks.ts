@@ -1,5 +1,5 @@
 import { ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
-import type { BuildResult, ExecuteOptions, TargetBuild } from './execute.js';
+import type { BuildResult, TargetBuild } from './execute.js';
 
 export interface TaskContext {
   results: BuildResult[];
@@ -76,7 +76,7 @@ export function buildTaskList(
 }
 
 /** The renderer: animated on a terminal, line by line in CI or when piped, always on stderr. */
-export function rendererOptions(opts: { json: boolean; verbose: boolean; env?: NodeJS.ProcessEnv; isTTY?: boolean }) {
+export function rendererOptions(opts: { verbose: boolean; env?: NodeJS.ProcessEnv; isTTY?: boolean }) {
   const env = opts.env ?? process.env;
   const tty = opts.isTTY ?? Boolean(process.stderr.isTTY);
   const logger = new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) });
@@ -89,4 +89,3 @@ export function rendererOptions(opts: { json: boolean; verbose: boolean; env?: N
   };
 }
 
-export type { ExecuteOptions };
