@@ -67,6 +67,8 @@ export interface Manifest {
     version: string;
     profile: string;
     sources: { name: string; url: string; sha256: string }[];
+    /** Names of the recipe's rules that applied to this build (flags, packages, post-build steps). */
+    rules: string[];
   };
   dependencies: { name: string; version: string; rule: string; overridden: boolean; sources: { name: string; url: string; sha256: string }[] }[];
   libraries: {
@@ -431,6 +433,7 @@ export class TargetBuild {
       }
       result.checks = [];
       for (const check of smoke.checks ?? []) {
+        if (check.profiles && !check.profiles.includes(spec.interpreter.profile)) continue;
         const r = await c.exec(check.command, { env });
         const printed = (r.stdout + r.stderr).trim();
         this.write(`check ${check.name}: ${printed}`);
@@ -470,7 +473,13 @@ export class TargetBuild {
     const durationMs = Date.now() - this.started;
     const manifest: Manifest = {
       tool: { name: TOOL_NAME, version: TOOL_VERSION },
-      recipe: { name: plan.name, version: plan.version, profile: plan.profile, sources: spec.interpreter.sources.map(src) },
+      recipe: {
+        name: plan.name,
+        version: plan.version,
+        profile: plan.profile,
+        sources: spec.interpreter.sources.map(src),
+        rules: spec.interpreter.rules.map((r) => r.name),
+      },
       dependencies: spec.dependencies.map((d) => ({ name: d.name, version: d.version, rule: d.pairing.name, overridden: d.pairing.overridden, sources: d.sources.map(src) })),
       libraries: {
         builtFromSource: spec.dependencies.map((d) => ({ name: d.name, version: d.version })),

@@ -91,7 +91,9 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
   const scriptPaths: Record<string, string> = {};
   const scriptDigests: Record<string, string> = {};
   const recipeDirOf = new Map<string, string>(
-    [...spec.dependencies, spec.interpreter].map((c) => [c.recipe.build.script, path.dirname(c.recipeFile)]),
+    [...spec.dependencies, spec.interpreter].flatMap((c) =>
+      [c.recipe.build.script, ...c.postBuild.map((s) => s.script)].map((script) => [script, path.dirname(c.recipeFile)] as const),
+    ),
   );
   for (const f of rendered.files) {
     if (f.kind !== 'script' || scriptPaths[f.script]) continue;

@@ -34,6 +34,15 @@ export interface ResolvedComponent {
   /** Package names in the recipe's vocabulary (mapped per platform when rendering). */
   packages: string[];
   rules: AppliedRule[];
+  /** Scripts to run after the build script, from the rules that apply, in rule order. */
+  postBuild: PostBuildStep[];
+}
+
+export interface PostBuildStep {
+  /** The rule that asks for it. */
+  rule: string;
+  script: string;
+  args: string[];
 }
 
 export interface ResolvedDependency extends ResolvedComponent {
@@ -77,10 +86,12 @@ function applyRules(recipe: Recipe, version: string, profile: string | undefined
   args: string[];
   packages: string[];
   rules: AppliedRule[];
+  postBuild: PostBuildStep[];
 } {
   const args = [...recipe.build.args];
   const packages = [...recipe.build.packages];
   const rules: AppliedRule[] = [];
+  const postBuild: PostBuildStep[] = [];
   for (const rule of recipe.rules ?? []) {
     if (!satisfies(version, rule.when)) continue;
     if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
@@ -88,8 +99,9 @@ function applyRules(recipe: Recipe, version: string, profile: string | undefined
     args.push(...(rule.args ?? []));
     packages.push(...(rule.packages ?? []));
     rules.push({ name: rule.name, reason: rule.reason });
+    for (const step of rule.postBuild ?? []) postBuild.push({ rule: rule.name, script: step.script, args: [...step.args] });
   }
-  return { args, packages, rules };
+  return { args, packages, rules, postBuild };
 }
 
 function pairingRule(interp: Recipe, interpVersion: string, depName: string, rules: readonly DependencyRule[]): DependencyRule {
@@ -180,6 +192,7 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
       args: [...applied.args, ...profileSpec.args],
       packages: [...applied.packages, ...profileSpec.packages],
       rules: applied.rules,
+      postBuild: applied.postBuild,
       profile: profileName,
       profileSpec,
     },

@@ -32,6 +32,11 @@ export const ruleSchema = z.strictObject({
   packages: z.array(z.string()).optional(),
   /** Platforms this version cannot be built for; building for one is refused with the reason. */
   excludePlatforms: z.array(z.string()).optional(),
+  /**
+   * Scripts run in the component's stage after its build script, in order, each with its
+   * arguments (e.g. trimming a platform library before the layer ships it).
+   */
+  postBuild: z.array(z.strictObject({ script: fileName, args: z.array(z.string()) })).min(1).optional(),
 });
 
 export const dependencyRuleSchema = z.strictObject({
@@ -77,6 +82,8 @@ export const recipeSchema = z
             z.strictObject({
               name: ruleName,
               reason: z.string().min(10),
+              /** Profiles this check applies to; every profile when absent. */
+              profiles: z.array(z.string()).min(1).optional(),
               command,
               expect: z.string().refine((r) => {
                 try {
@@ -113,6 +120,12 @@ export const recipeSchema = z
       for (const p of rule.profiles ?? []) {
         if (!recipe.profiles?.[p])
           ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles'], message: `unknown profile '${p}'` });
+      }
+    }
+    for (const [i, check] of (recipe.smoke?.checks ?? []).entries()) {
+      for (const p of check.profiles ?? []) {
+        if (!recipe.profiles?.[p])
+          ctx.addIssue({ code: 'custom', path: ['smoke', 'checks', i, 'profiles'], message: `unknown profile '${p}'` });
       }
     }
   });

@@ -54,6 +54,15 @@ function componentStage(
   const env = `LRB_SOURCE=${SRC_DIR}/${c.sources[0]!.name} LRB_PREFIX=${PREFIX} LRB_VERSION=${c.version}`;
   const args = c.args.length ? ` \\\n    ${shellJoin(c.args)}` : '';
   lines.push(`RUN ${env} \\\n    sh ${SCRIPT_DIR}/${c.recipe.build.script}${args}`);
+  for (const step of c.postBuild) {
+    if (!files.some((f) => f.kind === 'script' && f.script === step.script)) {
+      files.push({ path: `scripts/${step.script}`, kind: 'script', script: step.script });
+    }
+    lines.push(`# rule ${step.rule}`);
+    lines.push(`COPY scripts/${step.script} ${SCRIPT_DIR}/`);
+    const stepArgs = step.args.length ? ` ${shellJoin(step.args)}` : '';
+    lines.push(`RUN LRB_PREFIX=${PREFIX} sh ${SCRIPT_DIR}/${step.script}${stepArgs}`);
+  }
   return lines;
 }
 

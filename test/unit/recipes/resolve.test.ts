@@ -281,19 +281,38 @@ describe('resolveBuild: profiles and per-version rules', () => {
       ...profile.args,
     ]);
     expect(spec.interpreter.args).toContain('--enable-intl=shared');
-    expect(spec.interpreter.packages).toEqual(['zlib', 'oniguruma', 'libxml2', 'sqlite3', 'icu']);
-    expect(ruleNames(spec)).toEqual(['pkg-config-from-php-7.4', 'libxml-with-from-7.4', 'mbstring-needs-oniguruma-from-7.4']);
+    expect(spec.interpreter.packages).toEqual(['zlib', 'oniguruma', 'icu-tools', 'libxml2', 'sqlite3', 'icu']);
+    expect(ruleNames(spec)).toEqual([
+      'pkg-config-from-php-7.4',
+      'libxml-with-from-7.4',
+      'mbstring-needs-oniguruma-from-7.4',
+      'icu-data-without-charset-tables',
+    ]);
+    expect(spec.interpreter.postBuild).toEqual([
+      { rule: 'icu-data-without-charset-tables', script: 'trim-icu-data.sh', args: ['*.cnv'] },
+    ]);
+  });
+
+  it('post-build steps come only from rules that apply (profile and version), in rule order', () => {
+    expect(resolve('php@8.2').interpreter.postBuild).toEqual([]);
+    const versions = catalog.recipes.versionsOf('php');
+    for (const v of versions) {
+      expect(resolve(`php@${v}`, { profile: 'standard' }).interpreter.postBuild.map((s) => s.script), v).toEqual(['trim-icu-data.sh']);
+    }
+    const spec = resolve('php@8.2', { profile: 'standard' });
+    for (const dep of spec.dependencies) expect(dep.postBuild, dep.name).toEqual([]);
   });
 
   it('standard on php 7.3: --enable-libxml (pre-7.4 name), no oniguruma (bundled before 7.4)', () => {
     const spec = resolve('php@7.3', { profile: 'standard' });
     expect(spec.interpreter.args).toContain('--enable-libxml');
     expect(spec.interpreter.args).not.toContain('--with-libxml');
-    expect(spec.interpreter.packages).toEqual(['zlib', 'libxml2', 'sqlite3', 'icu']);
+    expect(spec.interpreter.packages).toEqual(['zlib', 'icu-tools', 'libxml2', 'sqlite3', 'icu']);
     expect(ruleNames(spec)).toEqual([
       'json-extension-before-php-8',
       'prefix-arguments-before-php-7.4',
       'libxml-switch-renamed-in-7.4',
+      'icu-data-without-charset-tables',
     ]);
   });
 

@@ -89,6 +89,22 @@ describe('RecipeRegistry.load: broken recipes name the file and the field path',
     expect(err.message).toContain(`${path.join(dir, 'php.json')}: rules[3].profiles: unknown profile 'fat'`);
   });
 
+  it('unknown profile in a smoke check → smoke.checks[N].profiles', async () => {
+    const php = real('php');
+    const i = php.smoke.checks.findIndex((c: Json) => c.profiles);
+    php.smoke.checks[i].profiles = ['standrad'];
+    const { err, dir } = await loadError({ 'php.json': php });
+    expect(err.message).toContain(`${path.join(dir, 'php.json')}: smoke.checks[${i}].profiles: unknown profile 'standrad'`);
+  });
+
+  it('a post-build script must be a plain file name → rules[N].postBuild[0].script', async () => {
+    const php = real('php');
+    const i = php.rules.findIndex((r: Json) => r.postBuild);
+    php.rules[i].postBuild[0].script = '../trim.sh';
+    const { err, dir } = await loadError({ 'php.json': php });
+    expect(err.message).toContain(`${path.join(dir, 'php.json')}: rules[${i}].postBuild[0].script: must be a plain file name`);
+  });
+
   it('name / file name mismatch → name', async () => {
     const { err, dir } = await loadError({ 'php8.json': real('php') });
     expect(err).toBeInstanceOf(RecipeError);
