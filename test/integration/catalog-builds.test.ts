@@ -69,20 +69,61 @@ describe('php@8.2.32 standard on debian-bookworm', () => {
       expect(bundled.get(lib)!.package, `${lib} has a Debian package`).toMatch(/^lib/);
       expect(bundled.get(lib)!.packageVersion).toMatch(/^\d/);
     }
-    expect(m.smoke.checks?.map((c) => c.name)).toEqual(['tls-keygen', 'ca-bundle-default', 'one-openssl', 'ini-scan-dir-in-task-root']);
+    expect(m.smoke.checks?.map((c) => c.name)).toEqual([
+      'tls-keygen',
+      'ca-bundle-default',
+      'one-openssl',
+      'ini-scan-dir-in-task-root',
+      'intl-with-trimmed-icu-data',
+    ]);
+    expect(m.recipe.rules).toContain('icu-data-without-charset-tables');
+    // The ICU data library ships from the layer's own lib/ (trimmed in the image), not copied from the platform.
+    expect(bundled.get('libicudata')).toBeUndefined();
     expect(m.smoke.modules).toEqual(expect.arrayContaining(['mbstring', 'dom', 'pdo_sqlite', 'pdo_mysql', 'sockets', 'bcmath']));
     expect(m.smoke.modules).not.toContain('intl');
   });
 
-  it('loads intl only when asked, and it works from the bundled ICU', async () => {
+  it('loads intl only when asked; everything but the legacy charset tables works from the trimmed ICU data', async () => {
     const zip = report.results.find((r) => r.target === 'php@8.2.32')!.zip;
+    const entries = await readZipEntries(zip);
+    const data = entries.find((e) => /^lib\/libicudata\.so\.\d+$/.test(e.path));
+    expect(data?.type).toBe('file');
+    // Debian 12's libicudata.so.72 is 31,262,256 bytes; without its 190 *.cnv tables about 26.1 MB.
+    expect(data!.type === 'file' && data!.data.length).toBeLessThan(27_000_000);
+    const script = [
+      '$r = [];',
+      "$r[] = (new NumberFormatter('de_DE', NumberFormatter::DECIMAL))->format(1234.5);",
+      "$r[] = (new IntlDateFormatter('fr_FR', IntlDateFormatter::FULL, IntlDateFormatter::NONE, 'UTC'))->format(0);",
+      "$c = new Collator('sv_SE'); $a = ['ö', 'z', 'a']; $c->sort($a); $r[] = implode(',', $a);",
+      "$r[] = Transliterator::create('Any-Latin; Latin-ASCII')->transliterate('Привет');",
+      "$b = IntlBreakIterator::createWordInstance('ja'); $b->setText('東京都に住んでいます'); $r[] = count(iterator_to_array($b));",
+      "$r[] = idn_to_ascii('bücher.de');",
+      "$r[] = Locale::getDisplayLanguage('zh', 'de');",
+      "$r[] = MessageFormatter::formatMessage('ru', '{n, plural, one{# файл} few{# файла} other{# файлов}}', ['n' => 3]);",
+      "$r[] = bin2hex(UConverter::transcode(\"caf\\u{e9}\", 'ISO-8859-1', 'UTF-8'));",
+      "$r[] = var_export(@UConverter::transcode('x', 'Shift_JIS', 'UTF-8'), true);",
+      "$r[] = bin2hex(mb_convert_encoding('東', 'SJIS', 'UTF-8'));",
+      "echo implode('|', $r);",
+    ].join(' ');
     const [off, on] = await runInRuntimeImage(zip, [
       ['/opt/bin/php', '-m'],
-      ['/opt/bin/php', '-d', 'extension=intl', '-r', 'echo (new NumberFormatter("de_DE", NumberFormatter::DECIMAL))->format(1234.5);'],
+      ['/opt/bin/php', '-d', 'extension=intl', '-r', script],
     ]);
     expect(off!.stdout.split('\n')).not.toContain('intl');
     expect(on!.exitCode).toBe(0);
-    expect(on!.stdout).toBe('1.234,5');
+    expect(on!.stdout.split('|')).toEqual([
+      '1.234,5',
+      'jeudi 1 janvier 1970',
+      'a,z,ö',
+      'Privet',
+      '8',
+      'xn--bcher-kva.de',
+      'Chinesisch',
+      '3 файла',
+      '636166e9',
+      'false',
+      '938c',
+    ]);
   });
 });
 

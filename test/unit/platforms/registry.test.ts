@@ -53,7 +53,7 @@ describe('PlatformRegistry', () => {
       for (const r of recipe.rules ?? []) (r.packages ?? []).forEach((p) => used.add(p));
       for (const p of Object.values(recipe.profiles ?? {})) p.packages.forEach((x) => used.add(x));
     }
-    expect([...used].sort()).toEqual(['icu', 'libxml2', 'oniguruma', 'perl', 'sqlite3', 'zlib']);
+    expect([...used].sort()).toEqual(['icu', 'icu-tools', 'libxml2', 'oniguruma', 'perl', 'sqlite3', 'zlib']);
     for (const p of platforms.list()) {
       expect(() => platformPackages(p, [...used], 'test'), p.name).not.toThrow();
     }

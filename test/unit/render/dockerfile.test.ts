@@ -156,7 +156,7 @@ describe('Dockerfile structure', () => {
     const lines = d.trimEnd().split('\n');
     expect(lines.at(-2)).toBe('COPY scripts/finalize.sh /usr/src/lrb/scripts/');
     expect(lines.at(-1)).toBe(
-      "RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist'",
+      "RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake",
     );
     expect(d.endsWith('\n')).toBe(true);
     expect(d.endsWith('\n\n')).toBe(false);
@@ -283,5 +283,30 @@ describe('Dockerfile structure', () => {
     expect(() => renderBuild(bad, catalog.templates)).toThrow(
       /php 8\.2\.33 needs package 'libsodium', which platform al2 does not map/,
     );
+  });
+});
+
+describe('post-build steps (rule icu-data-without-charset-tables)', () => {
+  it('run in the interpreter stage after its build script and before finalize, each script copied once', () => {
+    const r = render('php@8.2', 'debian-bookworm', 'standard');
+    const interp = stage(r.dockerfile, 'interpreter');
+    const build = interp.indexOf('sh /usr/src/lrb/scripts/build-autotools.sh');
+    const trim = interp.indexOf(`RUN LRB_PREFIX=${PREFIX} sh /usr/src/lrb/scripts/trim-icu-data.sh '*.cnv'`);
+    const finalize = interp.indexOf('sh /usr/src/lrb/scripts/finalize.sh');
+    expect(build).toBeGreaterThan(0);
+    expect(trim).toBeGreaterThan(build);
+    expect(finalize).toBeGreaterThan(trim);
+    expect(interp).toContain('# rule icu-data-without-charset-tables\nCOPY scripts/trim-icu-data.sh /usr/src/lrb/scripts/\n');
+    expect(r.files.filter((f) => f.kind === 'script' && f.script === 'trim-icu-data.sh')).toEqual([
+      { path: 'scripts/trim-icu-data.sh', kind: 'script', script: 'trim-icu-data.sh' },
+    ]);
+    // The tools it needs are installed with the interpreter's packages.
+    expect(interp).toMatch(/apt-get install [^\n]*icu-devtools/);
+  });
+
+  it('are absent where their rule does not apply (minimal profile)', () => {
+    const r = render('php@8.2', 'debian-bookworm', 'minimal');
+    expect(r.dockerfile).not.toContain('trim-icu-data');
+    expect(r.files.some((f) => f.kind === 'script' && f.script === 'trim-icu-data.sh')).toBe(false);
   });
 });
