@@ -11,7 +11,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { formatBuildBench, runBuildBench } from './build-bench.js';
+import { formatBuildBench, renderBenchTable, runBuildBench } from './build-bench.js';
 import { runLayerBench } from './invoke-layer-bench.js';
 
 const skipCold = process.argv.includes('--skip-cold');
@@ -31,14 +31,23 @@ try {
     const naive = v['naive']!;
     const rows = formatBuildBench(build);
     for (const x of [ours, naive, floor]) {
-      rows.push([`invoke ${x.description}`, `p50 ${x.roundTrip.p50Ms.toFixed(3)} ms, p90 ${x.roundTrip.p90Ms.toFixed(3)} ms, init ${x.initMs.toFixed(2)} ms`, x === ours ? 'init <= 10 ms' : '']);
+      rows.push({
+        measure: `invoke ${x.description}`,
+        result: `p50 ${x.roundTrip.p50Ms.toFixed(3)} ms, p90 ${x.roundTrip.p90Ms.toFixed(3)} ms, init ${x.initMs.toFixed(2)} ms`,
+        goal: x === ours ? 'init <= 10 ms' : '',
+        ...(x === ours ? { met: x.initMs <= 10 } : {}),
+      });
     }
-    rows.push(['invoke p50 ours / floor', (ours.roundTrip.p50Ms / floor.roundTrip.p50Ms).toFixed(3), '<= 1.05']);
-    rows.push(['invoke p50 ours / new-client loop', (ours.roundTrip.p50Ms / naive.roundTrip.p50Ms).toFixed(3), '<= 0.5']);
-    const w = [Math.max(...rows.map((r) => r[0]!.length)), Math.max(...rows.map((r) => r[1]!.length))];
-    process.stdout.write(`lambda-runtime-builder bench, ${build.date}, ${build.cpus} CPUs, ${invoke.phpVersion} layer, ${invoke.invocations} invocations\n`);
-    process.stdout.write(`${'measure'.padEnd(w[0]!)}  ${'result'.padEnd(w[1]!)}  goal\n`);
-    for (const r of rows) process.stdout.write(`${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]}\n`);
+    const toFloor = ours.roundTrip.p50Ms / floor.roundTrip.p50Ms;
+    const toNaive = ours.roundTrip.p50Ms / naive.roundTrip.p50Ms;
+    rows.push({ measure: 'invoke p50 ours / floor', result: toFloor.toFixed(3), goal: '<= 1.05', met: toFloor <= 1.05 });
+    rows.push({ measure: 'invoke p50 ours / new-client loop', result: toNaive.toFixed(3), goal: '<= 0.5', met: toNaive <= 0.5 });
+    // What any runtime could reach here: the floor's own ratio to the new-client loop.
+    rows.push({ measure: 'invoke p50 floor / new-client loop (for reference)', result: (floor.roundTrip.p50Ms / naive.roundTrip.p50Ms).toFixed(3), goal: '' });
+    process.stdout.write(
+      `lambda-runtime-builder bench, ${build.date}, ${build.cpus} CPUs, ${invoke.phpVersion} layer, ${invoke.invocations} invocations; 1 MB = 1,048,576 bytes (Lambda's unit)\n`,
+    );
+    process.stdout.write(renderBenchTable(rows));
   }
 } finally {
   await rm(out, { recursive: true, force: true });

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { MB, formatBuildBench, renderBenchTable, type BuildBenchResult } from '../../../bench/build-bench.js';
+
+function result(sizes: BuildBenchResult['sizes'], extra: Partial<BuildBenchResult> = {}): BuildBenchResult {
+  return {
+    date: '2026-11-21',
+    cpus: 2,
+    noopRebuildS: 0.6,
+    runtimeOnlyRebuildS: 2.7,
+    runtimeOnlyCompiled: false,
+    sizes,
+    ...extra,
+  } as BuildBenchResult;
+}
+
+describe('bench table: each goal is judged from the numbers', () => {
+  it('a size exactly at the goal meets it, one byte over does not (1 MB = 1,048,576 bytes)', () => {
+    const rows = formatBuildBench(
+      result([
+        { target: 'php@8.2.32', profile: 'standard', zippedBytes: 20 * MB, unzippedBytes: 60 * MB },
+        { target: 'php@8.2.33', profile: 'standard', zippedBytes: 20 * MB + 1, unzippedBytes: 1 },
+        { target: 'php@7.4.33', profile: 'minimal', zippedBytes: 1, unzippedBytes: 25 * MB + 1 },
+      ]),
+    );
+    const sizes = rows.filter((r) => r.measure.includes('zipped'));
+    expect(sizes.map((r) => r.met)).toEqual([true, false, false]);
+    expect(sizes[0]!.goal).toBe('<= 20 MB / 60 MB');
+    expect(sizes[0]!.result).toBe(`20.00 MB / 60.00 MB (${20 * MB} / ${60 * MB} bytes)`);
+  });
+
+  it('a runtime-only rebuild that compiled fails its goal however fast it was', () => {
+    const rows = formatBuildBench(result([], { runtimeOnlyCompiled: true }));
+    expect(rows.find((r) => r.measure.startsWith('runtime-only'))!.met).toBe(false);
+  });
+
+  it('renders yes / NO, and nothing for rows without a goal', () => {
+    const text = renderBenchTable([
+      { measure: 'a', result: '1', goal: '<= 2', met: true },
+      { measure: 'bb', result: '3', goal: '<= 2', met: false },
+      { measure: 'c', result: '4', goal: '' },
+    ]);
+    expect(text.split('\n')).toEqual(['measure  result  goal  met', 'a        1       <= 2  yes', 'bb       3       <= 2  NO', 'c        4', '']);
+  });
+});
