@@ -1,10 +1,11 @@
 import path from 'node:path';
 import { Listr } from 'listr2';
-import { DockerodeEngine } from './docker/engine.js';
-import type { DockerEngine } from './docker/types.js';
+import { DockerodeEngine, OWNER_LABEL } from './docker/engine.js';
+import { ImageInUseError, type DockerEngine, type ImageSummary } from './docker/types.js';
 import { UserError } from './errors.js';
 import { LAMBDA_MAX_UNZIPPED_BYTES } from './lambda.js';
 import { buildToolchain, TargetBuild, upToDate, type BuildResult } from './pipeline/execute.js';
+import { selectImagesToPrune } from './pipeline/images.js';
 import { loadCatalog, prepareTarget, type PreparedBuild } from './pipeline/prepare.js';
 import { buildTaskList, rendererOptions, type TaskContext } from './pipeline/tasks.js';
 import { DEFAULT_ARCH, DEFAULT_PLATFORM } from './platforms/registry.js';
@@ -189,4 +190,48 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
     if (!o.engine) await engine.removeAll();
   }
   return { plans, results };
+}
+
+export interface PruneImagesOptions {
+  /** Remove tagged images too (every target's next build starts without Docker's cache). */
+  all?: boolean;
+  dryRun?: boolean;
+  engine?: DockerEngine;
+  /** Only images that also carry these labels (tests use this to stay within their own images). */
+  labels?: Record<string, string>;
+}
+
+export interface PruneImagesReport {
+  removed: ImageSummary[];
+  /** Left in place: tagged (without `all`), or in use by a container or a newer image. */
+  kept: { image: ImageSummary; reason: string }[];
+  /** Upper bound of the space freed (images share layers). */
+  bytes: number;
+}
+
+/** Remove the tool's images that newer builds have replaced (untagged), or all of them with `all`. */
+export async function pruneImages(o: PruneImagesOptions = {}): Promise<PruneImagesReport> {
+  const engine = o.engine ?? new DockerodeEngine();
+  await engine.ping();
+  const images = await engine.listImages({ [OWNER_LABEL]: 'true', ...o.labels });
+  const plan = selectImagesToPrune(images, { all: o.all ?? false });
+  const report: PruneImagesReport = {
+    removed: [],
+    kept: plan.keep.map((image) => ({ image, reason: 'tagged (current build of its target)' })),
+    bytes: 0,
+  };
+  for (const image of plan.remove) {
+    if (!o.dryRun) {
+      try {
+        await engine.removeImage(image.id);
+      } catch (err) {
+        if (!(err instanceof ImageInUseError)) throw err;
+        report.kept.push({ image, reason: 'in use by a container or a newer image' });
+        continue;
+      }
+    }
+    report.removed.push(image);
+    report.bytes += image.sizeBytes;
+  }
+  return report;
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { executePlans, planRuntimes, type BuildRuntimeOptions } from '../api.js';
+import { executePlans, planRuntimes, pruneImages, type BuildRuntimeOptions } from '../api.js';
 import { catalogListing, formatCatalog } from '../catalog.js';
 import { StepError, UserError } from '../errors.js';
 import { LAMBDA_MAX_UNZIPPED_BYTES } from '../lambda.js';
 import { formatSizeReport, parseByteSize } from '../layer/size.js';
+import { describeImage } from '../pipeline/images.js';
 import { formatPlan } from '../pipeline/plan.js';
 import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
 import { DEFAULT_PLATFORM } from '../platforms/registry.js';
@@ -76,6 +77,19 @@ program.command('cache-prune', { hidden: false })
   .action(async (o: { cacheDir: string; olderThan?: number; dryRun?: boolean }) => {
     const r = await pruneCache(o.cacheDir, { ...(o.olderThan ? { olderThanDays: o.olderThan } : {}), ...(o.dryRun ? { dryRun: true } : {}) });
     process.stdout.write(`${o.dryRun ? 'would remove' : 'removed'} ${r.removed.length} files, ${r.freedBytes} bytes\n`);
+  });
+
+program.command('image-prune')
+  .description("remove this tool's Docker images that newer builds have replaced (untagged); --all removes every one")
+  .option('--all', 'also remove the current (tagged) images: the next build of each target starts cold')
+  .option('--dry-run', 'say what would be removed')
+  .action(async (o: { all?: boolean; dryRun?: boolean }) => {
+    const r = await pruneImages({ ...(o.all ? { all: true } : {}), ...(o.dryRun ? { dryRun: true } : {}) });
+    for (const i of r.removed) process.stdout.write(`${o.dryRun ? 'would remove' : 'removed'} ${describeImage(i)}\n`);
+    for (const k of r.kept.filter((x) => x.reason.startsWith('in use'))) process.stdout.write(`kept ${describeImage(k.image)}: ${k.reason}\n`);
+    process.stdout.write(
+      `${o.dryRun ? 'would remove' : 'removed'} ${r.removed.length} images (up to ${(r.bytes / 2 ** 20).toFixed(0)} MB; images share layers), kept ${r.kept.length}\n`,
+    );
   });
 
 interface CliOptions {

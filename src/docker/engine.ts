@@ -2,16 +2,18 @@ import Docker from 'dockerode';
 import { PassThrough, type Readable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { BuildOutputParser, type BuildEvent } from './build-output.js';
-import type {
-  Attachment,
-  BuildImageOptions,
-  Container,
-  ContainerOptions,
-  ContainerState,
-  DockerEngine,
-  ExecResult,
-  ImageInfo,
-  OutputStream,
+import {
+  ImageInUseError,
+  type Attachment,
+  type BuildImageOptions,
+  type Container,
+  type ContainerOptions,
+  type ContainerState,
+  type DockerEngine,
+  type ExecResult,
+  type ImageInfo,
+  type ImageSummary,
+  type OutputStream,
 } from './types.js';
 
 /** The label every container and image we create carries, so leftovers can be found. */
@@ -256,8 +258,24 @@ export class DockerodeEngine implements DockerEngine {
     try {
       await this.docker.getImage(ref).remove({ force: true });
     } catch (err) {
-      if (statusOf(err) !== 404) throw err;
+      const status = statusOf(err);
+      if (status === 409) throw new ImageInUseError(`image ${ref} is in use: ${(err as Error).message}`, { cause: err });
+      if (status !== 404) throw err;
     }
+  }
+
+  async listImages(labels: Record<string, string>): Promise<ImageSummary[]> {
+    const images = await this.docker.listImages({
+      filters: JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) }),
+    });
+    return images.map((i) => ({
+      id: i.Id,
+      // Docker reports an untagged image as `<none>:<none>` (or no RepoTags at all).
+      tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+      sizeBytes: i.Size,
+      created: i.Created,
+      labels: i.Labels ?? {},
+    }));
   }
 
   async createContainer(opts: ContainerOptions): Promise<Container> {

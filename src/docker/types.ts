@@ -25,6 +25,22 @@ export interface ImageInfo {
   labels: Record<string, string>;
 }
 
+/** The engine refused to remove an image: a container or a newer image still uses it. */
+export class ImageInUseError extends Error {
+  override name = 'ImageInUseError';
+}
+
+/** An image as listed by the engine. */
+export interface ImageSummary {
+  id: string;
+  /** `repo:tag` names; empty when the image has lost its tag to a newer build. */
+  tags: string[];
+  sizeBytes: number;
+  /** Seconds since the epoch. */
+  created: number;
+  labels: Record<string, string>;
+}
+
 export interface ContainerOptions {
   image: string;
   /** Overrides the image's entrypoint; the default keeps the container idle. */
@@ -90,7 +106,10 @@ export interface DockerEngine {
   /** Pull an image from its registry; rejects with the engine's error message. */
   pullImage(ref: string, onEvent?: (event: BuildEvent) => void): Promise<void>;
   buildImage(opts: BuildImageOptions): Promise<ImageInfo>;
+  /** Removes an image (a missing one is fine); rejects with ImageInUseError when something uses it. */
   removeImage(ref: string): Promise<void>;
+  /** Top-level images carrying all the given labels, tagged or not. */
+  listImages(labels: Record<string, string>): Promise<ImageSummary[]>;
   createContainer(opts: ContainerOptions): Promise<Container>;
   /** Ids of containers (any state) carrying all the given labels. */
   listContainers(labels: Record<string, string>): Promise<string[]>;
