@@ -51,7 +51,7 @@ mkdir -p "$work/out"
 icupkg -r "$work/remove.txt" "$work/$package.dat" "$work/out/$package.dat"
 
 # Back into a shared library with the same soname and entry point.
-genccode -q -a gcc -e "$entry" -f data -d "$work" "$work/out/$package.dat"
+genccode -a gcc -e "$entry" -f data -d "$work" "$work/out/$package.dat"
 cc -c -o "$work/data.o" "$work/data.S"
 mkdir -p "$LRB_PREFIX/lib"
 cc -shared -nostdlib -Wl,-soname,"libicudata.so.$major" -Wl,-z,noexecstack \
