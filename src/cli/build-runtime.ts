@@ -69,6 +69,10 @@ Examples:
 Exit status: 0 built or up to date; 1 a build step failed; 2 bad input.`,
   );
 
+// Before the subcommands exist, so that they inherit it: a usage error exits 2 everywhere.
+program.enablePositionalOptions();
+program.exitOverride();
+
 program.command('cache-prune', { hidden: false })
   .description('remove cached sources (all, or those unused for --older-than days)')
   .option('--cache-dir <dir>', 'cache directory', defaultCacheDir())
@@ -183,8 +187,6 @@ program.action(async (targets: string[], o: CliOptions) => {
   process.stdout.write(report.results.map((r) => r.zip).join('\n') + '\n');
 });
 
-program.enablePositionalOptions();
-program.exitOverride();
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -48,6 +48,23 @@ describe('the CLI refuses bad input with exit 2', () => {
     expect(err.stderr).toMatch(message);
   });
 
+  it.each([['cache-prune'], ['image-prune']])('%s with an unknown option exits 2 too', async (sub) => {
+    const err = await fails([sub, '--bogus']);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(/unknown option '--bogus'/);
+  });
+
+  it('image-prune without a Docker engine exits 2 and says how to start one', async () => {
+    const err = await cli(['image-prune'], { DOCKER_HOST: 'tcp://127.0.0.1:1' }).then(
+      () => {
+        throw new Error('expected image-prune to fail');
+      },
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(/no Docker engine answers .*start one/);
+  });
+
   it('--help documents every option', async () => {
     const { stdout } = await cli(['--help']);
     for (const opt of ['--platform', '--out', '--cache-dir', '--mirror', '--max-unzipped', '--json', '--dry-run', '--verbose', '--with', '--profile', '--list', '--jobs', '--force']) {
