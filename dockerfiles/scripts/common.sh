@@ -8,10 +8,17 @@ set -eu
 
 lrb_log() { printf '[lrb] %s\n' "$*"; }
 
-# Unpack "$LRB_SOURCE" into a new directory and cd into its single top-level dir.
+# Unpack "$LRB_SOURCE" into the build directory and cd into its single top-level dir.
+# Reproducible builds (two builds without Docker's cache give byte-identical layers):
+# - the directory is always the same, since compilers embed source paths (OpenSSL's error records);
+# - SOURCE_DATE_EPOCH is the source's own date, for gcc's __DATE__/__TIME__ (PHP's "built:")
+#   and OpenSSL's "built on";
+# - PHP records a fixed system name instead of `uname -a` (which names the build container).
 lrb_unpack() {
   : "${LRB_SOURCE:?LRB_SOURCE is not set}"
-  work=$(mktemp -d /tmp/lrb-build.XXXXXX)
+  work=/usr/src/lrb/build
+  rm -rf "$work"
+  mkdir -p "$work"
   lrb_log "unpacking $(basename "$LRB_SOURCE")"
   tar -xf "$LRB_SOURCE" -C "$work"
   set -- "$work"/*
@@ -21,6 +28,10 @@ lrb_unpack() {
   fi
   cd "$1"
   LRB_WORKDIR=$work
+  SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(stat -c %Y "$1")}
+  PHP_UNAME=${PHP_UNAME:-"Linux lambda-runtime-builder $(uname -m)"}
+  export SOURCE_DATE_EPOCH PHP_UNAME
+  lrb_log "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH ($(date -u -d "@$SOURCE_DATE_EPOCH" 2>/dev/null || echo "$SOURCE_DATE_EPOCH"))"
 }
 
 # Number of parallel compile jobs: every core the engine gives us.

@@ -43,6 +43,8 @@ describe('php@7.4 on debian-bookworm, built for real', () => {
     expect(manifest.recipe.sources[0]!.sha256).toBe('924846abf93bc613815c55dd3f5809377813ac62a9ec4eb3778675b82a27b927');
     expect(manifest.zip.bytes).toBe((await stat(result.zip)).size);
     expect(manifest.smoke.output).toMatch(/^PHP 7\.4\.33 /);
+    // Reproducible: the build date PHP prints is its source's (SOURCE_DATE_EPOCH), not today's.
+    expect(manifest.smoke.output).toMatch(/^PHP 7\.4\.33 \(cli\) \(built: Oct 31 2022 10:36:04\)/);
     expect(manifest.unzippedBytes).toBeLessThan(262_144_000);
     expect(manifest.platform).toMatchObject({ name: 'debian-bookworm', deployable: false, lambdaRuntime: null });
     expect(existsSync(result.log)).toBe(true);
