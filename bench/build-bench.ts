@@ -18,13 +18,15 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildRuntimes, planRuntimes } from '../src/api.js';
 import { DockerodeEngine } from '../src/docker/engine.js';
 import type { Manifest } from '../src/pipeline/execute.js';
 import { packContext } from '../src/render/context.js';
+import { MIB } from '../src/layer/size.js';
 import { cachedSourcePath, defaultCacheDir } from '../src/sources/index.js';
+import { runIfMain } from './cli.js';
 
 const execFileP = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -130,7 +132,7 @@ export interface BenchRow {
 }
 
 /** Lambda's unit: its "250 MB" is 262,144,000 bytes, so 1 MB = 1,048,576 bytes. */
-export const MB = 2 ** 20;
+export const MB = MIB;
 
 /** Size goals per profile, in bytes: zipped and unzipped. */
 const SIZE_GOALS: Record<string, { zipped: number; unzipped: number }> = {
@@ -172,8 +174,8 @@ export function renderBenchTable(rows: BenchRow[]): string {
   return [head, ...cells].map((c) => c.map((x, i) => (i < c.length - 1 ? x.padEnd(w[i]!) : x)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+runIfMain(import.meta.url, async () => {
   const r = await runBuildBench({ skipCold: process.argv.includes('--skip-cold') });
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   else process.stdout.write(renderBenchTable(formatBuildBench(r)));
-}
+});

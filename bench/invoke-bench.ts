@@ -18,8 +18,8 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseInvokeBenchArgs, runIfMain } from './cli.js';
 import { LocalRuntime, RuntimeApiServer, lambdaEnvironment, prepareLocalLayer } from '../src/emulator/index.js';
 
 const BASELINES = fileURLToPath(new URL('./baselines/', import.meta.url));
@@ -230,36 +230,8 @@ export function formatInvokeBenchTable(result: InvokeBenchResult): string {
   ].join('\n');
 }
 
-/** A bench CLI's numeric option: absent, or a whole number >= 1. */
-export function number(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`--${name} must be a positive integer`);
-  return parsed;
-}
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      php: { type: 'string' },
-      invocations: { type: 'string' },
-      warmups: { type: 'string' },
-      'cold-starts': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  const result = await runInvokeBench({
-    php: values.php,
-    invocations: number(values.invocations, 'invocations'),
-    warmups: number(values.warmups, 'warmups'),
-    coldStarts: number(values['cold-starts'], 'cold-starts'),
-  });
-  console.log(values.json ? JSON.stringify(result, null, 2) : formatInvokeBenchTable(result));
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, async () => {
+  const args = parseInvokeBenchArgs(['php']);
+  const result = await runInvokeBench({ ...args.extra, ...args.counts });
+  console.log(args.json ? JSON.stringify(result, null, 2) : formatInvokeBenchTable(result));
+});

@@ -27,15 +27,14 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DockerodeEngine } from '../src/docker/engine.js';
 import type { DockerEngine } from '../src/docker/types.js';
 import { RuntimeApiServer } from '../src/emulator/index.js';
 import { INVOKE_LABEL, Sandbox, chooseRuntimeImage, invokeEnvironment, packFunction, packLayer, readLayerManifest } from '../src/invoke/index.js';
 import { paths, PACKAGE_ROOT } from '../src/paths.js';
 import { PlatformRegistry } from '../src/platforms/registry.js';
-import { formatInvokeBenchTable, number, percentile, stats, type InvokeBenchResult, type VariantName, type VariantResult } from './invoke-bench.js';
+import { runIfMain, parseInvokeBenchArgs } from './cli.js';
+import { formatInvokeBenchTable, percentile, stats, type InvokeBenchResult, type VariantName, type VariantResult } from './invoke-bench.js';
 
 const BASELINES = path.join(PACKAGE_ROOT, 'bench', 'baselines');
 export const DEFAULT_LAYER = path.join(PACKAGE_ROOT, 'dist', 'php-7.4.33-debian-bookworm-x86_64.zip');
@@ -228,30 +227,8 @@ export function formatLayerBenchTable(result: LayerBenchResult): string {
   ].join('\n');
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      layer: { type: 'string' },
-      platform: { type: 'string' },
-      invocations: { type: 'string' },
-      warmups: { type: 'string' },
-      'cold-starts': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  const result = await runLayerBench({
-    ...(values.layer !== undefined ? { layer: values.layer } : {}),
-    ...(values.platform !== undefined ? { platform: values.platform } : {}),
-    invocations: number(values.invocations, 'invocations'),
-    warmups: number(values.warmups, 'warmups'),
-    coldStarts: number(values['cold-starts'], 'cold-starts'),
-  });
-  console.log(values.json ? JSON.stringify(result, null, 2) : formatLayerBenchTable(result));
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, async () => {
+  const args = parseInvokeBenchArgs(['layer', 'platform']);
+  const result = await runLayerBench({ ...args.extra, ...args.counts });
+  console.log(args.json ? JSON.stringify(result, null, 2) : formatLayerBenchTable(result));
+});

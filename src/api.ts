@@ -203,8 +203,8 @@ export interface PruneImagesOptions {
 
 export interface PruneImagesReport {
   removed: ImageSummary[];
-  /** Left in place: tagged (without `all`), or in use by a container or a newer image. */
-  kept: { image: ImageSummary; reason: string }[];
+  /** Left in place: the current build of its target (without `all`), or still used by a container or a newer image. */
+  kept: { image: ImageSummary; why: 'tagged' | 'in-use' }[];
   /** Upper bound of the space freed (images share layers). */
   bytes: number;
 }
@@ -217,7 +217,7 @@ export async function pruneImages(o: PruneImagesOptions = {}): Promise<PruneImag
   const plan = selectImagesToPrune(images, { all: o.all ?? false });
   const report: PruneImagesReport = {
     removed: [],
-    kept: plan.keep.map((image) => ({ image, reason: 'tagged (current build of its target)' })),
+    kept: plan.keep.map((image) => ({ image, why: 'tagged' as const })),
     bytes: 0,
   };
   for (const image of plan.remove) {
@@ -226,7 +226,7 @@ export async function pruneImages(o: PruneImagesOptions = {}): Promise<PruneImag
         await engine.removeImage(image.id);
       } catch (err) {
         if (!(err instanceof ImageInUseError)) throw err;
-        report.kept.push({ image, reason: 'in use by a container or a newer image' });
+        report.kept.push({ image, why: 'in-use' });
         continue;
       }
     }

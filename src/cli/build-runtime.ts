@@ -90,7 +90,7 @@ program.command('image-prune')
   .action(async (o: { all?: boolean; dryRun?: boolean }) => {
     const r = await pruneImages({ ...(o.all ? { all: true } : {}), ...(o.dryRun ? { dryRun: true } : {}) });
     for (const i of r.removed) process.stdout.write(`${o.dryRun ? 'would remove' : 'removed'} ${describeImage(i)}\n`);
-    for (const k of r.kept.filter((x) => x.reason.startsWith('in use'))) process.stdout.write(`kept ${describeImage(k.image)}: ${k.reason}\n`);
+    for (const k of r.kept.filter((x) => x.why === 'in-use')) process.stdout.write(`kept ${describeImage(k.image)}: in use by a container or a newer image\n`);
     process.stdout.write(
       `${o.dryRun ? 'would remove' : 'removed'} ${r.removed.length} images (up to ${(r.bytes / 2 ** 20).toFixed(0)} MB; images share layers), kept ${r.kept.length}\n`,
     );

@@ -5,14 +5,11 @@
  * So in `parseByteSize`, KB/MB/GB and KiB/MiB/GiB (and K/M/G) are all binary multiples
  * (2^10, 2^20, 2^30), and `formatBytes` prints MB as 2^20 bytes. A plain number is bytes.
  */
+import { LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES, LAMBDA_MAX_UNZIPPED_BYTES } from '../lambda.js';
 import { type LayerEntry, ancestorPaths } from './entries.js';
 
-/** Lambda's limit for a function plus all its layers, unzipped: 250 MB = 262,144,000 bytes. */
-export const LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000;
-/** Lambda's limit for a zip uploaded directly (`--zip-file`): 50 MB = 52,428,800 bytes. */
-export const LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES = 52_428_800;
-
-const MIB = 1024 * 1024;
+/** 1 MB as AWS counts it (2^20 bytes). */
+export const MIB = 1024 * 1024;
 
 export interface FileSize {
   path: string;
@@ -140,7 +137,7 @@ function layerTooLargeMessage(unzipped: number, max: number, largest: FileSize[]
   lines.push(
     `To fix: drop extensions you do not need from the recipe (or split them into a separate layer), ` +
       `or, if your function and other layers leave room, raise the limit with --max-unzipped ` +
-      `(Lambda allows ${formatBytes(LAMBDA_UNZIPPED_LIMIT_BYTES)} for the function and all its layers together).`,
+      `(Lambda allows ${formatBytes(LAMBDA_MAX_UNZIPPED_BYTES)} for the function and all its layers together).`,
   );
   return lines.join('\n');
 }

@@ -116,16 +116,14 @@ export const recipeSchema = z
       if (seen.has(v.version)) ctx.addIssue({ code: 'custom', path: ['versions', i, 'version'], message: `duplicate version ${v.version}` });
       seen.add(v.version);
     });
-    for (const [i, rule] of (recipe.rules ?? []).entries()) {
-      for (const p of rule.profiles ?? []) {
-        if (!recipe.profiles?.[p])
-          ctx.addIssue({ code: 'custom', path: ['rules', i, 'profiles'], message: `unknown profile '${p}'` });
-      }
-    }
-    for (const [i, check] of (recipe.smoke?.checks ?? []).entries()) {
-      for (const p of check.profiles ?? []) {
-        if (!recipe.profiles?.[p])
-          ctx.addIssue({ code: 'custom', path: ['smoke', 'checks', i, 'profiles'], message: `unknown profile '${p}'` });
+    // A profile name with a typo would make its rule or check silently never apply.
+    const profiled: [(string | number)[], string[] | undefined][] = [
+      ...(recipe.rules ?? []).map((r, i) => [['rules', i, 'profiles'], r.profiles] as [(string | number)[], string[] | undefined]),
+      ...(recipe.smoke?.checks ?? []).map((c, i) => [['smoke', 'checks', i, 'profiles'], c.profiles] as [(string | number)[], string[] | undefined]),
+    ];
+    for (const [path, names] of profiled) {
+      for (const p of names ?? []) {
+        if (!recipe.profiles?.[p]) ctx.addIssue({ code: 'custom', path, message: `unknown profile '${p}'` });
       }
     }
   });

@@ -32,6 +32,13 @@ function installBlock(templates: InstallTemplates, platform: Platform, packages:
   return [template.trimEnd().replaceAll('{{packages}}', packages.join(' '))];
 }
 
+/** Puts a script from dockerfiles/scripts into the context (once) and returns its context path. */
+function contextScript(files: ContextFile[], script: string): string {
+  const path = `scripts/${script}`;
+  if (!files.some((f) => f.kind === 'script' && f.script === script)) files.push({ path, kind: 'script', script });
+  return path;
+}
+
 function componentStage(
   c: ResolvedComponent,
   from: string,
@@ -42,11 +49,8 @@ function componentStage(
 ): string[] {
   const lines = [`FROM ${from} AS ${stage}`];
   lines.push(...installBlock(templates, platform, platformPackages(platform, c.packages, `${c.name} ${c.version}`)));
-  const scripts = ['common.sh', c.recipe.build.script];
-  for (const s of scripts) {
-    if (!files.some((f) => f.kind === 'script' && f.script === s)) files.push({ path: `scripts/${s}`, kind: 'script', script: s });
-  }
-  lines.push(`COPY ${scripts.map((s) => `scripts/${s}`).join(' ')} ${SCRIPT_DIR}/`);
+  const scripts = ['common.sh', c.recipe.build.script].map((s) => contextScript(files, s));
+  lines.push(`COPY ${scripts.join(' ')} ${SCRIPT_DIR}/`);
   for (const src of c.sources) {
     files.push({ path: `sources/${src.name}`, kind: 'source', sourceName: src.name, sha256: src.sha256 });
   }
@@ -55,11 +59,8 @@ function componentStage(
   const args = c.args.length ? ` \\\n    ${shellJoin(c.args)}` : '';
   lines.push(`RUN ${env} \\\n    sh ${SCRIPT_DIR}/${c.recipe.build.script}${args}`);
   for (const step of c.postBuild) {
-    if (!files.some((f) => f.kind === 'script' && f.script === step.script)) {
-      files.push({ path: `scripts/${step.script}`, kind: 'script', script: step.script });
-    }
     lines.push(`# rule ${step.rule}`);
-    lines.push(`COPY scripts/${step.script} ${SCRIPT_DIR}/`);
+    lines.push(`COPY ${contextScript(files, step.script)} ${SCRIPT_DIR}/`);
     const stepArgs = step.args.length ? ` ${shellJoin(step.args)}` : '';
     lines.push(`RUN LRB_PREFIX=${PREFIX} sh ${SCRIPT_DIR}/${step.script}${stepArgs}`);
   }
@@ -102,8 +103,7 @@ export function renderBuild(spec: BuildSpec, templates: InstallTemplates): Rende
   }
   out.push('', ...componentStage(interpreter, prev, 'interpreter', platform, templates, files));
   stages.push('interpreter');
-  files.push({ path: 'scripts/finalize.sh', kind: 'script', script: 'finalize.sh' });
-  out.push(`COPY scripts/finalize.sh ${SCRIPT_DIR}/`);
+  out.push(`COPY ${contextScript(files, 'finalize.sh')} ${SCRIPT_DIR}/`);
   const prune = interpreter.recipe.build.prune ?? [];
   out.push(`RUN LRB_PREFIX=${PREFIX} sh ${SCRIPT_DIR}/finalize.sh${prune.length ? ' ' + shellJoin(prune) : ''}`);
   return { dockerfile: out.join('\n') + '\n', toolchainDockerfile: toolchainStage(platform, templates).join('\n') + '\n', files, stages };

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES, LAMBDA_MAX_UNZIPPED_BYTES } from '../../../src/lambda.js';
 import type { LayerEntry } from '../../../src/layer/entries.js';
 import {
   ByteSizeError,
-  LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES,
-  LAMBDA_UNZIPPED_LIMIT_BYTES,
   LayerTooLargeError,
   checkBudget,
   formatBytes,
@@ -68,7 +67,7 @@ describe('measure', () => {
 
 describe('checkBudget', () => {
   it('returns no warnings for a small layer', () => {
-    expect(checkBudget(measure(layer, 1000), { maxUnzippedBytes: LAMBDA_UNZIPPED_LIMIT_BYTES })).toEqual([]);
+    expect(checkBudget(measure(layer, 1000), { maxUnzippedBytes: LAMBDA_MAX_UNZIPPED_BYTES })).toEqual([]);
   });
 
   it('accepts exactly the maximum', () => {
@@ -76,11 +75,11 @@ describe('checkBudget', () => {
   });
 
   it('warns when the zip is over the direct-upload size (default 50 MB)', () => {
-    const warnings = checkBudget(measure(layer, LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES + 1), { maxUnzippedBytes: LAMBDA_UNZIPPED_LIMIT_BYTES });
+    const warnings = checkBudget(measure(layer, LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES + 1), { maxUnzippedBytes: LAMBDA_MAX_UNZIPPED_BYTES });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/52,428,801 bytes \(50\.0 MB\).*S3/);
-    expect(checkBudget(measure(layer, LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES), { maxUnzippedBytes: LAMBDA_UNZIPPED_LIMIT_BYTES })).toEqual([]);
-    expect(checkBudget(measure(layer, 2000), { maxUnzippedBytes: LAMBDA_UNZIPPED_LIMIT_BYTES, warnZippedBytes: 1000 })).toHaveLength(1);
+    expect(checkBudget(measure(layer, LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES), { maxUnzippedBytes: LAMBDA_MAX_UNZIPPED_BYTES })).toEqual([]);
+    expect(checkBudget(measure(layer, 2000), { maxUnzippedBytes: LAMBDA_MAX_UNZIPPED_BYTES, warnZippedBytes: 1000 })).toHaveLength(1);
   });
 
   it('warns when the unzipped size is close to the maximum', () => {
@@ -91,7 +90,7 @@ describe('checkBudget', () => {
   it('throws LayerTooLargeError with both sizes, the excess, the 10 largest files and what to do', () => {
     const files = Array.from({ length: 12 }, (_, i) => file(`lib/ext/f${String(i).padStart(2, '0')}.so`, 30 * 1024 * 1024 - i * 1000));
     const report = measure(files);
-    const max = LAMBDA_UNZIPPED_LIMIT_BYTES;
+    const max = LAMBDA_MAX_UNZIPPED_BYTES;
     let error: unknown;
     try {
       checkBudget(report, { maxUnzippedBytes: max });
