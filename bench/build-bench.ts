@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildRuntimes, planRuntimes } from '../src/api.js';
 import { DockerodeEngine } from '../src/docker/engine.js';
-import type { Manifest } from '../src/pipeline/execute.js';
+import type { Manifest } from '../src/pipeline/manifest.js';
 import { packContext } from '../src/render/context.js';
 import { MIB } from '../src/layer/size.js';
 import { cachedSourcePath, defaultCacheDir } from '../src/sources/index.js';

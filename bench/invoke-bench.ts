@@ -24,7 +24,7 @@ import { LocalRuntime, RuntimeApiServer, lambdaEnvironment, prepareLocalLayer } 
 
 const BASELINES = fileURLToPath(new URL('./baselines/', import.meta.url));
 const EVENT = '{"name":"World"}';
-const EXPECTED = 'Hello, World!';
+const EXPECTED = '"Hello, World!"'; // every return value is JSON-encoded
 
 export type VariantName = 'bootstrap' | 'naive' | 'floor';
 

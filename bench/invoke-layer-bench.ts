@@ -39,7 +39,7 @@ import { formatInvokeBenchTable, percentile, stats, type InvokeBenchResult, type
 const BASELINES = path.join(PACKAGE_ROOT, 'bench', 'baselines');
 export const DEFAULT_LAYER = path.join(PACKAGE_ROOT, 'dist', 'php-7.4.33-debian-bookworm-x86_64.zip');
 const EVENT = '{"name":"World"}';
-const EXPECTED = 'Hello, World!';
+const EXPECTED = '"Hello, World!"'; // every return value is JSON-encoded
 const MEMORY_MB = 1024;
 
 const DESCRIPTIONS: Record<VariantName, string> = {

@@ -34,16 +34,15 @@ try {
       rows.push({
         measure: `invoke ${x.description}`,
         result: `p50 ${x.roundTrip.p50Ms.toFixed(3)} ms, p90 ${x.roundTrip.p90Ms.toFixed(3)} ms, init ${x.initMs.toFixed(2)} ms`,
-        goal: x === ours ? 'init <= 10 ms' : '',
-        ...(x === ours ? { met: x.initMs <= 10 } : {}),
+        goal: '',
       });
     }
+    // Goals are ratios to the floor loop measured in the same run (machines differ up to 5x).
+    const initRatio = ours.initMs / floor.initMs;
     const toFloor = ours.roundTrip.p50Ms / floor.roundTrip.p50Ms;
-    const toNaive = ours.roundTrip.p50Ms / naive.roundTrip.p50Ms;
-    rows.push({ measure: 'invoke p50 ours / floor', result: toFloor.toFixed(3), goal: '<= 1.05', met: toFloor <= 1.05 });
-    rows.push({ measure: 'invoke p50 ours / new-client loop', result: toNaive.toFixed(3), goal: '<= 0.5', met: toNaive <= 0.5 });
-    // What any runtime could reach here: the floor's own ratio to the new-client loop.
-    rows.push({ measure: 'invoke p50 floor / new-client loop (for reference)', result: (floor.roundTrip.p50Ms / naive.roundTrip.p50Ms).toFixed(3), goal: '' });
+    rows.push({ measure: 'invoke init ours / floor', result: initRatio.toFixed(3), goal: '<= 1.1', met: initRatio <= 1.1 });
+    rows.push({ measure: 'invoke p50 ours / floor', result: toFloor.toFixed(3), goal: '<= 1.0', met: toFloor <= 1.0 });
+    rows.push({ measure: 'invoke p50 ours / new-client loop (for reference)', result: (ours.roundTrip.p50Ms / naive.roundTrip.p50Ms).toFixed(3), goal: '' });
     process.stdout.write(
       `lambda-runtime-builder bench, ${build.date}, ${build.cpus} CPUs, ${invoke.phpVersion} layer, ${invoke.invocations} invocations; 1 MB = 1,048,576 bytes (Lambda's unit)\n`,
     );

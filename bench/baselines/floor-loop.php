@@ -21,7 +21,7 @@ $response = curl_init();
 curl_setopt($response, CURLOPT_RETURNTRANSFER, true);
 curl_setopt($response, CURLOPT_PROXY, '');
 curl_setopt($response, CURLOPT_POST, true);
-curl_setopt($response, CURLOPT_POSTFIELDS, 'Hello, World!');
+curl_setopt($response, CURLOPT_POSTFIELDS, '"Hello, World!"'); // what a JSON-encoding runtime answers
 
 while (true) {
     if (curl_exec($next) === false) {

@@ -36,7 +36,7 @@ while (true) {
     curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
     curl_setopt($ch, CURLOPT_PROXY, '');
     curl_setopt($ch, CURLOPT_POST, true);
-    curl_setopt($ch, CURLOPT_POSTFIELDS, is_string($result) ? $result : json_encode($result));
+    curl_setopt($ch, CURLOPT_POSTFIELDS, json_encode($result)); // JSON-encoded, as AWS runtimes answer
     if (curl_exec($ch) === false) {
         fwrite(STDERR, 'response failed: ' . curl_error($ch) . "\n");
         exit(1);

@@ -25,6 +25,8 @@ export const ERROR_CONTENT_TYPE = 'application/vnd.aws.lambda.error+json';
 /** Exact body of the 413 answer to an oversized response. */
 export const RESPONSE_TOO_LARGE_BODY =
   '{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}';
+/** errorType of an invocation whose response was refused with 413 (what the invoker sees). */
+export const RESPONSE_TOO_LARGE_TYPE = 'Function.ResponseSizeTooLarge';
 
 export interface RuntimeApiServerOptions {
   /** Interface to listen on. Default `127.0.0.1` (reachable from a container with host networking). */
@@ -441,11 +443,20 @@ export class RuntimeApiServer extends EventEmitter<RuntimeApiServerEvents> {
   }
 
   private async handleResponse(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const { body, tooLarge } = await readBody(req, this.maxResponseBytes);
+    const { body, size, tooLarge } = await readBody(req, this.maxResponseBytes);
     const invocation = this.inFlight.get(requestId);
     if (invocation === undefined) return this.answerUnknown(res, requestId);
     if (tooLarge) {
-      // The invocation stays open: the runtime is expected to post an error next.
+      // As Lambda and its Runtime Interface Emulator do: the 413 ends the invocation, and an
+      // error posted for it afterwards is answered 403 (the id is finished).
+      this.finish(
+        invocation,
+        this.errorResult(
+          invocation,
+          RESPONSE_TOO_LARGE_TYPE,
+          `Response payload size (${size} bytes) exceeded maximum allowed payload size (${this.maxResponseBytes} bytes).`,
+        ),
+      );
       return send(res, 413, RESPONSE_TOO_LARGE_BODY);
     }
     const result: InvocationResult = {

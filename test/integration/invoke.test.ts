@@ -41,7 +41,7 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
     const { result, stderr } = await invoke({ functionPath: path.join(EXAMPLES, 'hello'), handler: 'hello' });
     expect(result).toMatchObject({ exitCode: 0, platform: 'debian-bookworm', image: 'debian:bookworm', functionName: 'hello' });
     const [only] = result.invocations;
-    expect(only).toMatchObject({ status: 'success', body: 'Hello, World!', memorySizeMb: 128 });
+    expect(only).toMatchObject({ status: 'success', body: '"Hello, World!"', memorySizeMb: 128 });
     expect(only!.initDurationMs).toBeGreaterThan(0);
     expect(only!.maxMemoryUsedMb).toBeGreaterThan(0);
     expect(only!.maxMemoryUsedMb).toBeLessThanOrEqual(128);
@@ -55,7 +55,7 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
 
   it('--repeat 3: one init serves every invocation', async () => {
     const { result, stderr } = await invoke({ functionPath: path.join(EXAMPLES, 'hello'), handler: 'hello', events: Array(3).fill('{"name":"World"}') });
-    expect(result.invocations.map((o) => o.body)).toEqual(['Hello, World!', 'Hello, World!', 'Hello, World!']);
+    expect(result.invocations.map((o) => o.body)).toEqual(['"Hello, World!"', '"Hello, World!"', '"Hello, World!"']);
     expect(new Set(result.invocations.map((o) => o.containerId)).size).toBe(1);
     expect(result.invocations.map((o) => o.initDurationMs !== undefined)).toEqual([true, false, false]);
     const reports = stderr.split('\n').filter((line) => line.startsWith('REPORT'));
@@ -135,7 +135,7 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
     expect(timedOut!.durationMs).toBeGreaterThanOrEqual(999);
     expect(stderr).toMatch(new RegExp(`^\\S+Z ${timedOut!.requestId} Task timed out after 1\\.00 seconds$`, 'm'));
     expect(stderr).toMatch(new RegExp(`^REPORT RequestId: ${timedOut!.requestId}\t.*\tStatus: timeout$`, 'm'));
-    expect(next).toMatchObject({ status: 'success', body: 'awake after 0 s' });
+    expect(next).toMatchObject({ status: 'success', body: '"awake after 0 s"' });
     expect(next!.containerId).not.toBe(timedOut!.containerId);
     expect(next!.initDurationMs).toBeGreaterThan(0);
     expect(result.exitCode).toBe(1);
@@ -151,7 +151,7 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
     expect(crashed).toMatchObject({ status: 'crash', errorType: 'Runtime.ExitError' });
     expect(crashed!.errorMessage).toBe(`RequestId: ${crashed!.requestId} Error: Runtime exited with error: exit status 143`);
     expect(stderr).toMatch(new RegExp(`^REPORT RequestId: ${crashed!.requestId}\t.*\tStatus: error\tError Type: Runtime.ExitError$`, 'm'));
-    expect(next).toMatchObject({ status: 'success', body: 'still standing' });
+    expect(next).toMatchObject({ status: 'success', body: '"still standing"' });
     expect(next!.containerId).not.toBe(crashed!.containerId);
     expect(next!.initDurationMs).toBeGreaterThan(0);
   });
@@ -166,7 +166,7 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
     expect(killed).toMatchObject({ status: 'crash', errorType: 'Runtime.OutOfMemory', maxMemoryUsedMb: 128 });
     expect(JSON.parse(killed!.body).errorType).toBe('Runtime.OutOfMemory');
     expect(stderr).toMatch(new RegExp(`^REPORT RequestId: ${killed!.requestId}\t.*\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.OutOfMemory$`, 'm'));
-    expect(next).toMatchObject({ status: 'success', body: 'allocated 1048576 bytes' });
+    expect(next).toMatchObject({ status: 'success', body: '"allocated 1048576 bytes"' });
     expect(next!.containerId).not.toBe(killed!.containerId);
   });
 
@@ -194,7 +194,7 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
     const cli = (args: string[]) =>
       execFileP(process.execPath, ['--import', 'tsx', 'src/cli/invoke.ts', '--layer', layer, ...args], { cwd: REPO_ROOT });
     const ok = await cli(['--function', 'examples/hello', '--handler', 'hello', '--event', '{"name":"World"}', '--repeat', '2']);
-    expect(ok.stdout).toBe('Hello, World!\nHello, World!\n');
+    expect(ok.stdout).toBe('"Hello, World!"\n"Hello, World!"\n');
     expect(ok.stderr.match(/^START RequestId: /gm)).toHaveLength(2);
     expect(ok.stderr.match(/^REPORT RequestId: .*Init Duration/gm)).toHaveLength(1);
 

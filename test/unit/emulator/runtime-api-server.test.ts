@@ -171,7 +171,7 @@ describe('POST /invocation/{id}/response', () => {
     expect((await invocation).body.toString()).toBe('first');
   });
 
-  it('answers 413 with the exact Lambda body over 6,291,556 bytes and keeps the invocation open', async () => {
+  it('answers 413 with the exact Lambda body over 6,291,556 bytes and ends the invocation as Function.ResponseSizeTooLarge', async () => {
     const { api, call } = await startServer();
     const invocation = api.invoke('{}');
     const id = requestIdOf(await call('GET', '/invocation/next'));
@@ -181,8 +181,29 @@ describe('POST /invocation/{id}/response', () => {
       '{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}',
     );
     expect(tooBig.body.toString()).toBe(RESPONSE_TOO_LARGE_BODY);
-    expect(api.inFlightCount).toBe(1);
-    // Exactly at the limit is accepted.
+    const result = await invocation;
+    expect(result).toMatchObject({
+      status: 'error',
+      errorType: 'Function.ResponseSizeTooLarge',
+      errorMessage: 'Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).',
+    });
+    expect(JSON.parse(result.body.toString())).toEqual({
+      errorType: 'Function.ResponseSizeTooLarge',
+      errorMessage: 'Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).',
+    });
+    expect(api.inFlightCount).toBe(0);
+    // Like the Runtime Interface Emulator: the invocation is over, so an error report is refused.
+    const late = await call('POST', `/invocation/${id}/error`, '{"errorMessage":"x","errorType":"Y"}', {
+      'Content-Type': 'application/vnd.aws.lambda.error+json',
+    });
+    expect(late.status).toBe(403);
+    expect(JSON.parse(late.body.toString()).errorType).toBe('InvalidStateTransition');
+  });
+
+  it('accepts a response of exactly 6,291,556 bytes', async () => {
+    const { api, call } = await startServer();
+    const invocation = api.invoke('{}');
+    const id = requestIdOf(await call('GET', '/invocation/next'));
     const atLimit = await call('POST', `/invocation/${id}/response`, Buffer.alloc(MAX_SYNC_PAYLOAD_BYTES, 0x62));
     expect(atLimit.status).toBe(202);
     expect((await invocation).body.length).toBe(MAX_SYNC_PAYLOAD_BYTES);

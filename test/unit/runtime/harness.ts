@@ -1,7 +1,8 @@
 /**
  * Runs the real bootstrap (runtime/php/layer) with the system PHP against a RuntimeApiServer,
- * in a temp dir laid out like /opt. Every runtime and server started through useRuntimeHarness()
- * is killed/closed in afterEach.
+ * in a temp dir laid out like /opt, with the layer's php.ini (etc/php/php.ini, through PHPRC:
+ * the same as `php -c <ini>`; the host PHP's scan dir still loads its curl extension). Every
+ * runtime and server started through useRuntimeHarness() is killed/closed in afterEach.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,6 +22,20 @@ import {
 export const PHP_BINARY = process.env['PHP_BIN'] ?? '/usr/bin/php';
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
+/** The layer tested; RUNTIME_LAYER overrides it (e.g. an older runtime/php/layer, to compare). */
+export const LAYER_SOURCE = process.env['RUNTIME_LAYER'] ?? fileURLToPath(new URL('../../../runtime/php/layer/', import.meta.url));
+/** The layer's php.ini, relative to the layer's root (/opt on Lambda). */
+export const LAYER_INI = 'etc/php/php.ini';
+
+/**
+ * The exit-status table of runtime/src/ExitStatus.php (its one home), read with PHP.
+ * Evaluated when first used, after assertPhpAvailable() had its chance to explain a missing PHP.
+ */
+export function exitStatus(): Record<'RESTART' | 'INIT_ERROR' | 'API_ERROR' | 'MISSING' | 'SIGNALLED', number> {
+  const script = `require ${JSON.stringify(path.join(LAYER_SOURCE, 'runtime/src/ExitStatus.php'))};`
+    + ` echo json_encode((new ReflectionClass('LambdaRuntime\\ExitStatus'))->getConstants());`;
+  return JSON.parse(execFileSync(PHP_BINARY, ['-r', script], { encoding: 'utf8' }));
+}
 
 const INSTALL_HINT = 'Run `.ci/run`, or install it with `apt-get install php-cli php-curl`.';
 
@@ -49,6 +64,12 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Wait for the first GET /next (default true). */
   waitForInit?: boolean;
+  /**
+   * Run the bootstrap under `ulimit -v` (KiB of address space): a stand-in for the sandbox's
+   * memory limit, so that running out of memory ends in a failed allocation, not in the host
+   * swapping.
+   */
+  addressSpaceKib?: number;
 }
 
 export interface Started {
@@ -67,7 +88,7 @@ export function useRuntimeHarness(): {
 
   beforeAll(async () => {
     assertPhpAvailable();
-    layerDir = await prepareLocalLayer({ phpBinary: PHP_BINARY });
+    layerDir = await prepareLocalLayer({ phpBinary: PHP_BINARY, layerSource: LAYER_SOURCE });
   });
 
   afterEach(async () => {
@@ -82,9 +103,12 @@ export function useRuntimeHarness(): {
     const api = new RuntimeApiServer({ functionName: 'test-function', timeoutMs: 10_000, ...options.api });
     cleanups.push(() => api.close());
     await api.listen();
+    const bootstrap = path.join(layerDir, 'bootstrap');
+    const limited = options.addressSpaceKib !== undefined;
     const runtime = new LocalRuntime({
       api,
-      command: path.join(layerDir, 'bootstrap'),
+      command: limited ? '/bin/sh' : bootstrap,
+      args: limited ? ['-c', `ulimit -v ${options.addressSpaceKib} && exec "$0"`, bootstrap] : [],
       cwd: options.taskRoot,
       env: lambdaEnvironment({
         runtimeApi: api.address,
@@ -92,7 +116,7 @@ export function useRuntimeHarness(): {
         taskRoot: options.taskRoot,
         functionName: 'test-function',
         memorySizeMb: options.memorySizeMb ?? 128,
-        extra: options.env,
+        extra: { ...layerIni(layerDir), ...options.env },
       }),
     });
     cleanups.push(() => runtime.stop());
@@ -107,6 +131,11 @@ export function useRuntimeHarness(): {
   };
 
   return { start, layerDir: () => layerDir, track: (cleanup) => cleanups.push(cleanup) };
+}
+
+/** The variable that makes PHP read the layer's php.ini instead of the host's. */
+export function layerIni(layerDir: string): Record<string, string> {
+  return { PHPRC: path.join(layerDir, LAYER_INI) };
 }
 
 /** Parses a JSON body (Buffer) of an invocation result. */

@@ -8,13 +8,24 @@ import { FIXTURES, json, useRuntimeHarness } from './harness.js';
 const harness = useRuntimeHarness();
 const behaviours = path.join(FIXTURES, 'behaviours');
 
-function startBehaviours(options: { timeoutMs?: number; memorySizeMb?: number } = {}) {
+function startBehaviours(options: { timeoutMs?: number; memorySizeMb?: number; addressSpaceKib?: number } = {}) {
   return harness.start({
     handler: 'behaviours.behave',
     taskRoot: behaviours,
     memorySizeMb: options.memorySizeMb,
+    addressSpaceKib: options.addressSpaceKib,
     api: { timeoutMs: options.timeoutMs ?? 10_000, functionName: 'test-function' },
   });
+}
+
+/** The lines of `text` that belong to a request and have a level. */
+function logLines(text: string, requestId: string, level: string): string[] {
+  return text.split('\n').filter((line) => line.startsWith(`${requestId}\t${level}\t`));
+}
+
+/** How often `needle` occurs in `text`. */
+function occurrences(text: string, needle: string): number {
+  return text.split(needle).length - 1;
 }
 
 async function pidOf(api: RuntimeApiServer): Promise<number> {
@@ -95,11 +106,32 @@ describe('handler errors', () => {
     expect(body.stackTrace[1]).toBe('#0 [lambda runtime]: behave()');
     expect(body.stackTrace).toContain('Caused by LogicException: root cause');
     expect(body.stackTrace.join('\n')).not.toContain('/runtime/src/');
-    expect(runtime.stderr).toContain(`${result.requestId}\tERROR\tRuntimeException: boom`);
+    // The log line carries exactly what was posted: message and trace apart, on one line.
+    const [line, ...others] = logLines(runtime.stderr, result.requestId, 'ERROR');
+    expect(others).toEqual([]);
+    expect(line).toBe(`${result.requestId}\tERROR\tInvocation error: ${result.body.toString()}`);
 
     const next = await api.invoke('{"do":"echo-event","n":1}');
     expect(json(next.body)).toEqual({ do: 'echo-event', n: 1 });
     expect(await pidOf(api)).toBe(pid);
+  });
+
+  it('logs a multi-line message and its stack trace unambiguously, on one line', async () => {
+    const { api, runtime } = await startBehaviours();
+    const result = await api.invoke('{"do":"throw-multiline"}');
+    expect(result.errorMessage).toBe('first line\nsecond line\tand a tab');
+    const lines = logLines(runtime.stderr, result.requestId, 'ERROR');
+    expect(lines).toHaveLength(1);
+    const message = lines[0]!.slice(`${result.requestId}\tERROR\t`.length);
+    expect(message).not.toMatch(/[\r\t]/);
+    expect(message.startsWith('Invocation error: ')).toBe(true);
+    const logged = JSON.parse(message.slice('Invocation error: '.length));
+    expect(logged).toEqual({
+      errorMessage: 'first line\nsecond line\tand a tab',
+      errorType: 'RuntimeException',
+      stackTrace: json(result.body).stackTrace,
+    });
+    expect(logged.stackTrace[0]).toMatch(/behaviours\.php\(\d+\)$/);
   });
 
   it('reports a call to an undefined function (an Error) without restarting PHP', async () => {
@@ -123,23 +155,52 @@ describe('handler errors', () => {
     expect((await api.invoke('{"do":"pid"}')).status).toBe('success');
   });
 
-  it('encodes non-string results as JSON and sends strings as they are', async () => {
+  it('JSON-encodes every result, strings too, as application/json', async () => {
     const { api } = await startBehaviours();
     const cases: Array<[unknown, string]> = [
-      ['plain text', 'plain text'],
+      ['Hello, World!', '"Hello, World!"'],
+      ['', '""'],
+      ['{"already":"json"}', '"{\\"already\\":\\"json\\"}"'],
       [{ a: [1, 2.5] }, '{"a":[1,2.5]}'],
       [42, '42'],
       [1.0, '1'], // JSON has no 1.0 for PHP to preserve: json_decode gives int 1
       [null, 'null'],
       [true, 'true'],
-      ['ünïcode/slash', 'ünïcode/slash'],
+      ['ünïcode/slash', '"ünïcode/slash"'],
       [['ü/'], '["ü/"]'],
     ];
     for (const [value, expected] of cases) {
       const result = await api.invoke(JSON.stringify({ do: 'types', value }));
       expect(result.status).toBe('success');
+      expect(result.contentType).toBe('application/json');
       expect(result.body.toString('utf8')).toBe(expected);
     }
+  });
+
+  it('sends a RawResponse as it is, with its content type', async () => {
+    const { api } = await startBehaviours();
+    const bytes = Buffer.from([0x00, 0xff, 0x0a, 0x22, 0x41]);
+    const typed = await api.invoke(JSON.stringify({ do: 'raw', base64: bytes.toString('base64'), type: 'image/png' }));
+    expect(typed.status, typed.body.toString()).toBe('success');
+    expect(typed.contentType).toBe('image/png');
+    expect(typed.body.equals(bytes)).toBe(true);
+
+    const untyped = await api.invoke(JSON.stringify({ do: 'raw', base64: Buffer.from('Hello, World!').toString('base64') }));
+    expect(untyped.contentType).toBe('application/octet-stream');
+    expect(untyped.body.toString()).toBe('Hello, World!');
+
+    const invalid = await api.invoke('{"do":"raw-invalid"}');
+    expect(invalid.status).toBe('error');
+    expect(invalid.errorType).toBe('InvalidArgumentException');
+    expect(invalid.errorMessage).toBe('RawResponse body must be a string, got array');
+  });
+
+  it('points to RawResponse when a returned string is not UTF-8', async () => {
+    const { api } = await startBehaviours();
+    const result = await api.invoke('{"do":"binary-string"}');
+    expect(result.status).toBe('error');
+    expect(result.errorType).toBe('JsonException');
+    expect(result.errorMessage).toMatch(/Malformed UTF-8.*return new \\LambdaRuntime\\RawResponse\(\$bytes, \$contentType\)/);
   });
 });
 
@@ -158,6 +219,24 @@ describe('fatal errors', () => {
     expect(newPid).not.toBe(pid);
     expect(runtime.running).toBe(true);
     expect(runtime.stderr).toContain(`${result.requestId}\tWARN\tRestarting PHP: the process cannot be reused after a fatal error`);
+    // Printed once (the runtime's line), not a second time by PHP itself.
+    expect(occurrences(runtime.stdout + runtime.stderr, 'Allowed memory size of')).toBe(1);
+    expect(logLines(runtime.stderr, result.requestId, 'ERROR')).toHaveLength(1);
+  });
+
+  it('reports runaway recursion as the PHP fatal error, before the sandbox runs out of memory', async () => {
+    // 128 MB of function memory in an address space a little larger (PHP's code and libraries
+    // take about 80 MB of it): without a memory_limit below the sandbox's size, the allocation
+    // fails first and PHP dies ("Out of memory", exit 1) without anything reported.
+    const { api, runtime } = await startBehaviours({ memorySizeMb: 128, addressSpaceKib: 224 * 1024 });
+    const result = await api.invoke('{"do":"recurse"}');
+    expect(result.status, result.body.toString()).toBe('error');
+    expect(result.errorType).toBe('E_ERROR');
+    expect(result.functionErrorType).toBe('Runtime.ExitError');
+    // memory_limit: 128 MB minus the 32 MB reserve.
+    expect(result.errorMessage).toMatch(/^Allowed memory size of 100663296 bytes exhausted/);
+    expect(occurrences(runtime.stdout + runtime.stderr, 'Allowed memory size of')).toBe(1);
+    expect((await api.invoke('{"do":"pid"}')).status).toBe('success');
   });
 
   it('reports a compile error in a file the handler includes', async () => {
@@ -180,6 +259,7 @@ describe('fatal errors', () => {
     const result = await api.invoke('{"do":"exit"}');
     expect(result.status).toBe('error');
     expect(result.errorType).toBe('Runtime.ExitError');
+    expect(result.errorMessage).toBe('The handler called exit() during the invocation');
     expect(await pidOf(api)).not.toBe(pid);
   });
 });
@@ -195,19 +275,23 @@ describe('payload sizes', () => {
 
     const big = await api.invoke(JSON.stringify({ do: 'size', size }));
     expect(big.status).toBe('success');
-    expect(big.body.length).toBe(size);
-    expect(big.body.every((byte) => byte === 0x79)).toBe(true);
+    expect(big.body.length).toBe(size + 2); // a JSON string: quoted
+    expect(json(big.body)).toBe('y'.repeat(size));
   });
 
-  it('turns a 413 on the response into a Function.ResponseSizeTooLarge invocation error', async () => {
-    const { api } = await startBehaviours();
+  it('after a 413 on the response logs one error line and posts no /error (the API ended the invocation)', async () => {
+    const { api, runtime } = await startBehaviours();
     const result = await api.invoke(JSON.stringify({ do: 'size', size: 7 * 1024 * 1024 }));
     expect(result.status).toBe('error');
     expect(result.errorType).toBe('Function.ResponseSizeTooLarge');
-    expect(result.functionErrorType).toBe('Function.ResponseSizeTooLarge');
-    expect(result.errorMessage).toContain('7340032 bytes');
-    expect(result.errorMessage).toContain('Exceeded maximum allowed payload size (6291556 bytes).');
+    expect(result.errorMessage).toBe('Response payload size (7340034 bytes) exceeded maximum allowed payload size (6291556 bytes).');
     expect((await api.invoke('{"do":"pid"}')).status).toBe('success');
+    expect(logLines(runtime.stderr, result.requestId, 'ERROR')).toEqual([
+      `${result.requestId}\tERROR\tResponse refused (HTTP 413): 7340034 bytes is over the maximum payload size: `
+        + 'Exceeded maximum allowed payload size (6291556 bytes). The invocation ends as Function.ResponseSizeTooLarge.',
+    ]);
+    // A POST /error would have been answered 403 and logged as a warning.
+    expect(logLines(runtime.stderr, result.requestId, 'WARN')).toEqual([]);
   });
 });
 
@@ -216,11 +300,38 @@ describe('output', () => {
     const { api, runtime } = await startBehaviours();
     const result = await api.invoke('{"do":"echo"}');
     expect(result.status).toBe('success');
-    expect(result.body.toString()).toBe('the-result');
+    expect(result.body.toString()).toBe('"the-result"');
     expect(runtime.stdout).toContain('printed-by-handler\nalso-printed\nleft-in-an-open-buffer\n');
     // The buffer the handler left open was closed: the next response is clean as well.
     const next = await api.invoke('{"do":"types","value":"clean"}');
-    expect(next.body.toString()).toBe('clean');
+    expect(next.body.toString()).toBe('"clean"');
+  });
+
+  it('logs a PHP warning once, as a runtime WARN line of its request; @ silences it', async () => {
+    const { api, runtime } = await startBehaviours();
+    const result = await api.invoke('{"do":"warn"}');
+    expect(result.status, result.body.toString()).toBe('success');
+    // error_get_last() still sees what @ silenced.
+    expect(json(result.body)).toEqual({ lastError: 'silenced warning' });
+    const all = runtime.stdout + runtime.stderr;
+    expect(occurrences(all, 'custom warning')).toBe(1);
+    expect(occurrences(all, 'silenced warning')).toBe(0);
+    expect(logLines(runtime.stderr, result.requestId, 'WARN')).toEqual([
+      expect.stringMatching(new RegExp(`^${result.requestId}\tWARN\tPHP Warning:  custom warning in .*/behaviours\\.php on line \\d+$`)),
+    ]);
+  });
+});
+
+describe('the layer php.ini', () => {
+  it('is the one PHP loads in these tests, and the runtime sizes memory_limit from the function memory', async () => {
+    const { api, layerDir } = await startBehaviours({ memorySizeMb: 512 });
+    const ini = json((await api.invoke('{"do":"ini"}')).body);
+    expect(ini).toEqual({
+      loaded: path.join(layerDir, 'etc/php/php.ini'),
+      memory_limit: String((512 - 51) * 1024 * 1024), // 10 % reserve above 320 MB
+      display_errors: '0',
+      log_errors: '0',
+    });
   });
 });
 

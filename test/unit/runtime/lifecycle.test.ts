@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalRuntime, RuntimeApiServer, lambdaEnvironment } from '../../../src/emulator/index.js';
-import { FIXTURES, json, useRuntimeHarness } from './harness.js';
+import { FIXTURES, exitStatus, json, layerIni, useRuntimeHarness } from './harness.js';
 
 const harness = useRuntimeHarness();
 const behaviours = path.join(FIXTURES, 'behaviours');
@@ -29,7 +29,7 @@ function startAgainst(address: string): LocalRuntime {
   const runtime = new LocalRuntime({
     api,
     command: path.join(harness.layerDir(), 'bootstrap'),
-    env: lambdaEnvironment({ runtimeApi: address, handler: 'behaviours.behave', taskRoot: behaviours }),
+    env: lambdaEnvironment({ runtimeApi: address, handler: 'behaviours.behave', taskRoot: behaviours, extra: layerIni(harness.layerDir()) }),
   });
   harness.track(() => runtime.stop());
   runtime.start();
@@ -41,7 +41,7 @@ describe('Runtime API failures', () => {
     const fake = await failingApi(500);
     const runtime = startAgainst(fake.address);
     const exit = await runtime.exited;
-    expect(exit.code).toBe(69);
+    expect(exit.code).toBe(exitStatus().API_ERROR);
     expect(fake.paths).toEqual(['GET /2018-06-01/runtime/invocation/next']);
     expect(runtime.stderr).toMatch(/^-\tERROR\tRuntime API failure, exiting: GET \/runtime\/invocation\/next answered HTTP 500: unrecoverable$/m);
   });
@@ -50,13 +50,13 @@ describe('Runtime API failures', () => {
     const fake = await failingApi(500);
     await new Promise((resolve) => fake.server.close(resolve));
     const runtime = startAgainst(fake.address);
-    expect((await runtime.exited).code).toBe(69);
+    expect((await runtime.exited).code).toBe(exitStatus().API_ERROR);
     expect(runtime.stderr).toContain('GET /runtime/invocation/next failed');
   });
 
   it('exits non-zero when AWS_LAMBDA_RUNTIME_API is missing', async () => {
     const runtime = startAgainst('');
-    expect((await runtime.exited).code).toBe(69);
+    expect((await runtime.exited).code).toBe(exitStatus().API_ERROR);
     expect(runtime.stderr).toContain('AWS_LAMBDA_RUNTIME_API is not set');
   });
 });
@@ -74,7 +74,7 @@ describe('long-running process', () => {
       }
       const result = await api.invoke(JSON.stringify({ do: 'memory', i, pad: 'p'.repeat(i % 50) }), { cognitoIdentity: { i } });
       expect(result.status).toBe('success');
-      const [pid, memory] = result.body.toString().split(' ').map(Number) as [number, number];
+      const [pid, memory] = (json(result.body) as string).split(' ').map(Number) as [number, number];
       samples.push([pid, memory]);
     }
     expect(samples).toHaveLength(900);
@@ -92,8 +92,16 @@ describe('long-running process', () => {
     expect(phpPid).not.toBe(runtime.pid);
     process.kill(runtime.pid!, 'SIGTERM');
     const exit = await runtime.exited;
-    expect(exit.code).toBe(143);
+    expect(exit.code).toBe(exitStatus().SIGNALLED);
     expect(() => process.kill(phpPid, 0)).toThrow();
+  });
+
+  it('says so when PHP is killed by a signal (e.g. a stack overflow), and exits 128 + the signal', async () => {
+    const { api, runtime } = await harness.start({ handler: 'behaviours.behave', taskRoot: behaviours });
+    const phpPid = json((await api.invoke('{"do":"pid"}')).body).pid as number;
+    process.kill(phpPid, 'SIGSEGV');
+    expect((await runtime.exited).code).toBe(139);
+    expect(runtime.stderr).toContain('-\tERROR\tPHP was killed by signal 11 (exit status 139): SIGSEGV (11) is usually a stack overflow');
   });
 });
 
@@ -145,7 +153,7 @@ describe('against a scripted Runtime API', () => {
       (_req, _body, res) => res.writeHead(202).end('{"status":"OK"}'),
     ]);
     const runtime = startAgainst(api.address);
-    expect((await runtime.exited).code).toBe(69);
+    expect((await runtime.exited).code).toBe(exitStatus().API_ERROR);
     expect(api.seen.map((s) => s.line)).toEqual([
       'GET /2018-06-01/runtime/invocation/next',
       'POST /2018-06-01/runtime/invocation/req-1/response',
@@ -162,7 +170,7 @@ describe('against a scripted Runtime API', () => {
       },
     ]);
     const runtime = startAgainst(api.address);
-    expect((await runtime.exited).code).toBe(69);
+    expect((await runtime.exited).code).toBe(exitStatus().API_ERROR);
     expect(api.seen.map((s) => s.line)).toEqual(['GET /2018-06-01/runtime/invocation/next', 'POST /2018-06-01/runtime/invocation/req-2/response']);
     expect(runtime.stderr).toContain('req-2\tERROR\tRuntime API failure, exiting: POST /runtime/invocation/req-2/response answered HTTP 500: done');
   });
@@ -170,7 +178,7 @@ describe('against a scripted Runtime API', () => {
   it('exits 69 when /next answers without a request id', async () => {
     const api = await scriptedApi([(_req, _body, res) => res.writeHead(200).end('{}')]);
     const runtime = startAgainst(api.address);
-    expect((await runtime.exited).code).toBe(69);
+    expect((await runtime.exited).code).toBe(exitStatus().API_ERROR);
     expect(runtime.stderr).toContain('without Lambda-Runtime-Aws-Request-Id');
   });
 
@@ -183,7 +191,7 @@ describe('against a scripted Runtime API', () => {
       (_req, _body, res) => res.writeHead(403).end('{"errorMessage":"Invalid state transition","errorType":"InvalidStateTransition"}'),
     ]);
     const runtime = startAgainst(api.address);
-    expect((await runtime.exited).code).toBe(69);
+    expect((await runtime.exited).code).toBe(exitStatus().API_ERROR);
     expect(api.seen).toHaveLength(3); // next, response (403), next (500)
     expect(runtime.stderr).toContain('req-3\tWARN\tPOST /runtime/invocation/req-3/response answered HTTP 403: Invalid state transition');
   });

@@ -12,6 +12,9 @@ namespace LambdaRuntime;
  *   dir/file.function     loads dir/file.php
  *   file.Class::method    loads file.php; calls the static method
  *   file.php              loads file.php, which must `return` a callable
+ *
+ * Every form loads a file inside the task root only: the file's real path (symbolic links and
+ * "..") must be under the real path of LAMBDA_TASK_ROOT, else it is an init error.
  */
 final class HandlerLoader
 {
@@ -39,6 +42,7 @@ final class HandlerLoader
             if (!is_file($file)) {
                 throw new InitException(self::NO_SUCH_HANDLER, 'Handler "' . $handler . '": file ' . $file . ' not found');
             }
+            $file = self::insideTaskRoot($file, $taskRoot, $handler);
             $returned = self::includeFile($file, $handler);
             if (!is_callable($returned)) {
                 throw new InitException(self::NO_SUCH_HANDLER, 'Handler "' . $handler . '": ' . $file
@@ -78,12 +82,35 @@ final class HandlerLoader
             }
         }
 
+        $file = self::insideTaskRoot($file, $taskRoot, $handler);
         self::includeFile($file, $handler);
         if (!is_callable($function)) {
             throw new InitException(self::NO_SUCH_HANDLER, 'Handler "' . $handler . '": ' . (strpos($function, '::') === false ? 'function ' : 'method ')
                 . $function . '() is not defined after loading ' . $file);
         }
         return self::prepare($function, $handler);
+    }
+
+    /**
+     * The real path of an existing handler file, refused when it is outside the task root.
+     *
+     * @return string
+     * @throws InitException
+     */
+    private static function insideTaskRoot($file, $taskRoot, $handler)
+    {
+        $real = realpath($file);
+        $realRoot = realpath($taskRoot);
+        if ($real === false || $realRoot === false) {
+            throw new InitException(self::NO_SUCH_HANDLER, 'Handler "' . $handler . '": the real path of ' . $file
+                . ' or of the task root ' . $taskRoot . ' cannot be resolved');
+        }
+        $prefix = rtrim($realRoot, '/') . '/';
+        if (strncmp($real, $prefix, strlen($prefix)) !== 0) {
+            throw new InitException(self::NO_SUCH_HANDLER, 'Handler "' . $handler . '": ' . $file . ' resolves to ' . $real
+                . ', which is outside the task root ' . $realRoot . ' (LAMBDA_TASK_ROOT); handler files must be inside it');
+        }
+        return $real;
     }
 
     /**

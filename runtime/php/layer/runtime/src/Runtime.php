@@ -5,20 +5,16 @@ namespace LambdaRuntime;
 /**
  * The invocation loop: init (load the handler once), then /next -> handler -> response|error.
  *
- * Exit statuses returned by run() / used in exit() (see ../../bootstrap):
- *   EXIT_RESTART    75  a fatal error or exit() in the handler was reported for its request
- *   EXIT_INIT_ERROR 78  init failed (reported to /runtime/init/error when the API allowed it)
- *   EXIT_API_ERROR  69  the Runtime API is unusable
- * The status is also written to the status file named by the bootstrap (if any): PHP 7 keeps
- * the exit status of a fatal error (255) or of the handler's exit(N) even when a shutdown
- * function calls exit() again, so the file is what tells the bootstrap to restart.
+ * run() returns, and the shutdown function exit()s with, the statuses of ExitStatus (RESTART,
+ * INIT_ERROR, API_ERROR). The status is also written to the status file named by the bootstrap
+ * (if any): PHP 7 keeps the exit status of a fatal error (255) or of the handler's exit(N) even
+ * when a shutdown function calls exit() again, so the file is what tells the bootstrap to restart.
+ *
+ * Every handler result is JSON-encoded (application/json), as in AWS's managed runtimes; a
+ * RawResponse is posted as it is, with its own content type.
  */
 final class Runtime
 {
-    const EXIT_RESTART = 75;
-    const EXIT_INIT_ERROR = 78;
-    const EXIT_API_ERROR = 69;
-
     const HANDLER_ERROR_TYPE = 'Runtime.HandlerError';
     const EXIT_ERROR_TYPE = 'Runtime.ExitError';
     const RESPONSE_TOO_LARGE_TYPE = 'Function.ResponseSizeTooLarge';
@@ -104,11 +100,15 @@ final class Runtime
     public function run()
     {
         register_shutdown_function(array($this, 'onShutdown'));
+        PhpErrors::install(function () {
+            return $this->requestId;
+        });
+        MemoryLimit::fitToSandbox($this->function['memoryLimitInMB']);
 
         try {
             $this->client = new RuntimeApiClient($this->apiAddress);
         } catch (ApiException $e) {
-            return $this->stop(self::EXIT_API_ERROR, $e->getMessage());
+            return $this->stop(ExitStatus::API_ERROR, $e->getMessage());
         }
 
         try {
@@ -131,9 +131,9 @@ final class Runtime
                 $this->serveOne();
             }
         } catch (ApiException $e) {
-            return $this->stop(self::EXIT_API_ERROR, 'Runtime API failure, exiting: ' . $e->getMessage());
+            return $this->stop(ExitStatus::API_ERROR, 'Runtime API failure, exiting: ' . $e->getMessage());
         }
-        return $this->exitStatus(self::EXIT_API_ERROR); // not reached
+        return $this->exitStatus(ExitStatus::API_ERROR); // not reached
     }
 
     /**
@@ -159,7 +159,7 @@ final class Runtime
 
         $failure = null;
         $payload = null;
-        $contentType = 'application/json';
+        $contentType = null;
         $this->outputLevel = ob_get_level();
         // The handler's output goes to stdout (the log) as it is produced, never into the
         // response; the buffer also lets us close whatever buffers the handler leaves open.
@@ -174,20 +174,7 @@ final class Runtime
                 $result = $handler();
             }
             unset($event, $context);
-            if (is_string($result)) {
-                $payload = $result;
-                $contentType = 'application/octet-stream';
-            } else {
-                $payload = json_encode($result, $this->jsonFlags);
-                if ($payload === false || json_last_error() !== JSON_ERROR_NONE) {
-                    $failure = array(
-                        'JsonException',
-                        'The handler\'s result could not be encoded as JSON: ' . json_last_error_msg(),
-                        array(),
-                    );
-                    $payload = null;
-                }
-            }
+            list($payload, $contentType, $failure) = $this->encodeResult($result);
             unset($result);
         } catch (\Throwable $e) {
             $failure = array(
@@ -206,13 +193,10 @@ final class Runtime
             $answer = $this->client->postResponse($requestId, $payload, $contentType);
             $payload = null;
             if ($answer[0] === 413) {
-                $this->reportInvocationError(
-                    $requestId,
-                    self::RESPONSE_TOO_LARGE_TYPE,
-                    'Response payload size (' . $size . ' bytes) exceeded the maximum allowed payload size: ' . RuntimeApiClient::describe($answer[1]),
-                    array(),
-                    self::RESPONSE_TOO_LARGE_TYPE
-                );
+                // The Runtime API has ended the invocation (as Function.ResponseSizeTooLarge): an
+                // error posted now would only be refused with 403.
+                Logger::error($requestId, 'Response refused (HTTP 413): ' . $size . ' bytes is over the maximum payload size: '
+                    . RuntimeApiClient::describe($answer[1]) . ' The invocation ends as ' . self::RESPONSE_TOO_LARGE_TYPE . '.');
             } elseif ($answer[0] < 200 || $answer[0] > 299) {
                 Logger::warn($requestId, 'POST /runtime/invocation/' . $requestId . '/response answered HTTP ' . $answer[0] . ': ' . RuntimeApiClient::describe($answer[1]));
             }
@@ -223,13 +207,38 @@ final class Runtime
     }
 
     /**
+     * A handler's result as the response body: JSON for every value (as AWS's managed runtimes
+     * do), a RawResponse's body as it is.
+     *
+     * @return array{0:string|null,1:string|null,2:array|null} body, content type, or the failure
+     */
+    private function encodeResult($result)
+    {
+        if ($result instanceof RawResponse) {
+            return array($result->getBody(), $result->getContentType(), null);
+        }
+        $payload = json_encode($result, $this->jsonFlags);
+        $jsonError = json_last_error();
+        if ($payload === false || $jsonError !== JSON_ERROR_NONE) {
+            $message = 'The handler\'s result could not be encoded as JSON: ' . json_last_error_msg();
+            if ($jsonError === JSON_ERROR_UTF8) {
+                $message .= ' (to answer with bytes that are not UTF-8 text, return new \\LambdaRuntime\\RawResponse($bytes, $contentType))';
+            }
+            return array(null, null, array('JsonException', $message, array()));
+        }
+        return array($payload, 'application/json', null);
+    }
+
+    /**
      * @param string[] $trace
      * @throws ApiException
      */
     private function reportInvocationError($requestId, $errorType, $message, array $trace, $functionErrorType)
     {
-        Logger::error($requestId, $errorType . ': ' . $message . ($trace ? "\n" . implode("\n", $trace) : ''));
-        $answer = $this->client->postInvocationError($requestId, ErrorPayload::encode($errorType, $message, $trace), $functionErrorType);
+        // The log line carries the posted JSON: message and stack trace stay apart, on one line.
+        $body = ErrorPayload::encode($errorType, $message, $trace);
+        Logger::error($requestId, 'Invocation error: ' . $body);
+        $answer = $this->client->postInvocationError($requestId, $body, $functionErrorType);
         if ($answer[0] < 200 || $answer[0] > 299) {
             Logger::warn($requestId, 'POST /runtime/invocation/' . $requestId . '/error answered HTTP ' . $answer[0] . ': ' . RuntimeApiClient::describe($answer[1]));
         }
@@ -244,16 +253,17 @@ final class Runtime
     private function failInit($errorType, $functionErrorType, $message, array $trace)
     {
         $this->phase = self::PHASE_EXITING;
-        Logger::error(null, 'Init failed: ' . $errorType . ': ' . $message . ($trace ? "\n" . implode("\n", $trace) : ''));
+        $body = ErrorPayload::encode($errorType, $message, $trace);
+        Logger::error(null, 'Init error: ' . $body);
         try {
-            $answer = $this->client->postInitError(ErrorPayload::encode($errorType, $message, $trace), $functionErrorType);
+            $answer = $this->client->postInitError($body, $functionErrorType);
             if ($answer[0] < 200 || $answer[0] > 299) {
                 Logger::warn(null, 'POST /runtime/init/error answered HTTP ' . $answer[0] . ': ' . RuntimeApiClient::describe($answer[1]));
             }
         } catch (ApiException $e) {
             Logger::error(null, 'Could not report the init error: ' . $e->getMessage());
         }
-        return self::EXIT_INIT_ERROR;
+        return ExitStatus::INIT_ERROR;
     }
 
     /**
@@ -263,13 +273,17 @@ final class Runtime
      */
     public function onShutdown()
     {
-        if ($this->phase !== self::PHASE_INVOKING && $this->phase !== self::PHASE_INIT) {
-            return;
-        }
         // After "Allowed memory size exhausted" the handler's memory is still in use: lift the
         // limit so that reporting the error can allocate.
         @ini_set('memory_limit', '-1');
         $error = error_get_last();
+        if ($this->phase !== self::PHASE_INVOKING && $this->phase !== self::PHASE_INIT) {
+            // PHP logs nothing itself (see PhpErrors): a fatal error here must still be seen.
+            if (ErrorPayload::isFatal($error)) {
+                Logger::error($this->requestId, PhpErrors::fatalLine($error));
+            }
+            return;
+        }
         $this->closeOutput();
 
         if (ErrorPayload::isFatal($error)) {
@@ -278,20 +292,25 @@ final class Runtime
             $trace = array('at ' . $error['file'] . '(' . $error['line'] . ')');
         } else {
             $errorType = self::EXIT_ERROR_TYPE;
-            $message = $this->phase === self::PHASE_INIT
-                ? 'The handler\'s code called exit() while it was being loaded'
-                : 'The handler called exit() during the invocation';
+            $message = 'The handler called exit() during the invocation';
             $trace = array();
         }
 
         if ($this->phase === self::PHASE_INIT) {
             if ($this->client === null) {
                 $this->phase = self::PHASE_EXITING;
-                exit($this->exitStatus(self::EXIT_INIT_ERROR));
+                exit($this->exitStatus(ExitStatus::INIT_ERROR));
             }
-            $initType = ($error !== null && ($error['type'] === E_PARSE || $error['type'] === E_COMPILE_ERROR))
-                ? HandlerLoader::SYNTAX_ERROR : self::EXIT_ERROR_TYPE;
-            exit($this->exitStatus($this->failInit($initType, $initType, $errorType . ': ' . $message, $trace)));
+            $handler = 'Handler "' . (is_string($this->handlerName) ? trim($this->handlerName) : '') . '": ';
+            if (ErrorPayload::isFatal($error)) {
+                $initType = ($error['type'] === E_PARSE || $error['type'] === E_COMPILE_ERROR) ? HandlerLoader::SYNTAX_ERROR : self::EXIT_ERROR_TYPE;
+                $message = $handler . 'PHP fatal error (' . $errorType . ') while loading: ' . $message;
+            } else {
+                // The type says exit(); the message says where (not the type again).
+                $initType = self::EXIT_ERROR_TYPE;
+                $message = $handler . 'its code called exit() while it was being loaded';
+            }
+            exit($this->exitStatus($this->failInit($initType, $initType, $message, $trace)));
         }
 
         $requestId = $this->requestId;
@@ -300,10 +319,10 @@ final class Runtime
             $this->reportInvocationError($requestId, $errorType, $message, $trace, self::EXIT_ERROR_TYPE);
         } catch (ApiException $e) {
             Logger::error($requestId, 'Runtime API failure, exiting: ' . $e->getMessage());
-            exit($this->exitStatus(self::EXIT_API_ERROR));
+            exit($this->exitStatus(ExitStatus::API_ERROR));
         }
         Logger::warn($requestId, 'Restarting PHP: the process cannot be reused after ' . ($errorType === self::EXIT_ERROR_TYPE ? 'exit()' : 'a fatal error'));
-        exit($this->exitStatus(self::EXIT_RESTART));
+        exit($this->exitStatus(ExitStatus::RESTART));
     }
 
     private function stop($status, $message)

@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LAYER_INI, LAYER_SOURCE, PHP_BINARY, assertPhpAvailable, exitStatus } from './harness.js';
+
+beforeAll(() => assertPhpAvailable());
+
+describe('the exit-status table (runtime/src/ExitStatus.php)', () => {
+  it('is what the bootstrap uses: every EXIT_<NAME>=<n> there is ExitStatus::<NAME>', () => {
+    const bootstrap = readFileSync(path.join(LAYER_SOURCE, 'bootstrap'), 'utf8');
+    const assignments = [...bootstrap.matchAll(/^EXIT_([A-Z_]+)=(\d+)$/gm)].map(([, name, value]) => [name, Number(value)]);
+    expect(assignments.length).toBeGreaterThan(0);
+    const table = exitStatus();
+    for (const [name, value] of assignments) expect([name, table[name as keyof typeof table]]).toEqual([name, value]);
+    // No status written as a bare number anywhere else in the script.
+    expect(bootstrap.match(/\bexit [0-9]+/g)).toBeNull();
+  });
+
+  it('has the documented values', () => {
+    expect(exitStatus()).toEqual({ RESTART: 75, INIT_ERROR: 78, API_ERROR: 69, MISSING: 127, SIGNALLED: 143 });
+  });
+});
+
+describe('the layer php.ini (runtime/php/layer/etc/php/php.ini)', () => {
+  const ini = path.join(LAYER_SOURCE, LAYER_INI);
+  const php = (args: string[]) => execFileSync(PHP_BINARY, ['-c', ini, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+  it('loads without a warning and sets what the runtime relies on', () => {
+    const out = php(['-r', 'echo json_encode(array(php_ini_loaded_file(), ini_get("display_errors"), ini_get("log_errors"), ini_get("memory_limit"), ini_get("error_log")));']);
+    expect(JSON.parse(out)).toEqual([ini, '', '1', '-1', '']);
+  });
+
+  it('prints an error once, on stderr, outside the runtime too', () => {
+    let stdout = '';
+    let stderr = '';
+    try {
+      execFileSync(PHP_BINARY, ['-c', ini, '-r', 'undefined_function_here();'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      ({ stdout, stderr } = error as { stdout: string; stderr: string });
+    }
+    expect(stdout).toBe('');
+    expect(stderr.split('undefined_function_here').length - 1).toBe(1);
+    expect(stderr.match(/PHP Fatal error/g)).toHaveLength(1);
+  });
+
+  it('has no opcache settings (opcache is not built)', () => {
+    expect(readFileSync(ini, 'utf8')).not.toMatch(/^\s*opcache\./m);
+  });
+});
+
+describe('MemoryLimit (runtime/src/MemoryLimit.php)', () => {
+  const fit = (limit: string, memoryMb: number): [unknown, string] => {
+    const file = path.join(LAYER_SOURCE, 'runtime/src/MemoryLimit.php');
+    const script = `require ${JSON.stringify(file)}; $r = LambdaRuntime\\MemoryLimit::fitToSandbox(${memoryMb}); echo json_encode(array($r, ini_get('memory_limit')));`;
+    return JSON.parse(execFileSync(PHP_BINARY, ['-n', '-d', `memory_limit=${limit}`, '-r', script], { encoding: 'utf8' }));
+  };
+
+  it.each([
+    ['-1', 128, [100663296, '100663296']], // 128 MB - 32 MB reserve
+    ['-1', 1024, [(1024 - 102) * 1048576, String((1024 - 102) * 1048576)]], // 10 % reserve
+    ['2G', 512, [(512 - 51) * 1048576, String((512 - 51) * 1048576)]], // above the sandbox: lowered
+    ['64M', 128, [null, '64M']], // a lower limit is kept
+    ['-1', 0, [null, '-1']], // unknown memory size: left alone
+  ])('memory_limit=%s with %d MB', (limit, memoryMb, expected) => {
+    expect(fit(limit, memoryMb)).toEqual(expected);
+  });
+});
