@@ -1,7 +1,11 @@
 import Docker from 'dockerode';
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
+import os from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { BuildOutputParser, type BuildEvent } from './build-output.js';
+import { describeEngine, resolveEngineConfig, type EngineConfig, type EngineEndpoint, type Env, type FsReader } from './engine-config.js';
 import {
   ImageInUseError,
   type Attachment,
@@ -13,6 +17,9 @@ import {
   type ExecResult,
   type ImageInfo,
   type ImageSummary,
+  type ImageDetails,
+  type RegistryAuth,
+  type RegistryEngine,
   type OutputStream,
 } from './types.js';
 
@@ -194,23 +201,109 @@ class DockerodeContainer implements Container {
   }
 }
 
+/** The machine's files, for `resolveEngineConfig`; an unreadable file is a user error naming it. */
+export const nodeFsReader: FsReader = {
+  readFile(path) {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw new UserError(`cannot read ${path} (${code ?? (err as Error).message}): check that it is a readable file`, { cause: err });
+    }
+  },
+  homedir: () => os.homedir(),
+};
+
+/** dockerode (docker-modem) options for an endpoint; `local` leaves the socket to docker-modem. */
+function dockerodeOptions(endpoint: EngineEndpoint): Docker.DockerOptions {
+  switch (endpoint.kind) {
+    case 'local':
+      return {};
+    case 'unix':
+      return { socketPath: endpoint.socketPath };
+    case 'tcp': {
+      // pathPrefix: docker-modem sets it only when it parses DOCKER_HOST itself.
+      const base = { host: endpoint.host, port: endpoint.port, pathPrefix: '/' };
+      const tls = endpoint.tls;
+      if (tls === undefined) return { ...base, protocol: 'http' };
+      // Without verification (DOCKER_TLS, or a context's SkipTLSVerify) an agent that accepts any
+      // server certificate; docker-modem passes no rejectUnauthorized of its own.
+      const agent = tls.verify ? {} : { agent: new HttpsAgent({ rejectUnauthorized: false }) };
+      return { ...base, protocol: 'https', ca: tls.ca, cert: tls.cert, key: tls.key, ...agent } as Docker.DockerOptions;
+    }
+    case 'ssh':
+      return {
+        protocol: 'ssh',
+        host: endpoint.host,
+        port: endpoint.port,
+        username: endpoint.username,
+        sshOptions: endpoint.agentSocket ? { agent: endpoint.agentSocket } : {},
+      };
+  }
+}
+
+/** Why a connection failed, in one line (OpenSSL and the engine answer over several). */
+function connectionFailure(err: unknown): string {
+  const message = (err as Error).message.replace(/\s+/g, ' ').trim();
+  // TLS alerts 42 (bad certificate) and 116 (certificate required): the engine wants a client certificate it trusts.
+  if (/alert (bad certificate|certificate required)|SSL alert number (42|116)\b/.test(message)) {
+    return 'the engine refused the client certificate, or wanted one and got none';
+  }
+  return message;
+}
+
 /** The one place that talks to dockerode. */
-export class DockerodeEngine implements DockerEngine {
-  private readonly docker: Docker;
+export class DockerodeEngine implements DockerEngine, RegistryEngine {
+  /** Which engine, and where that came from; undefined when the configuration is bad. */
+  readonly config: EngineConfig | undefined;
+  private readonly client: Docker | undefined;
+  private readonly configError: unknown;
   private readonly live = new Map<string, Container>();
 
-  constructor(options?: Docker.DockerOptions) {
-    this.docker = new Docker(options);
+  /**
+   * Talks to the engine the docker CLI would use (see `resolveEngineConfig`). A bad setting
+   * (DOCKER_HOST, a certificate, a context) does not throw here, so commands that never reach
+   * the engine still run: the UserError comes from the first call that needs the engine.
+   */
+  constructor(env: Env = process.env, fs: FsReader = nodeFsReader) {
+    let config: EngineConfig | undefined;
+    let client: Docker | undefined;
+    let error: unknown;
+    try {
+      config = resolveEngineConfig(env, fs);
+      client = new Docker(dockerodeOptions(config.endpoint));
+    } catch (err) {
+      // docker-modem also parses process.env itself and throws plain Errors for what it rejects.
+      error = err instanceof UserError ? err : new UserError(`cannot use the Docker engine settings: ${(err as Error).message}`, { cause: err });
+    }
+    this.config = error === undefined ? config : undefined;
+    this.client = client;
+    this.configError = error;
+  }
+
+  private get docker(): Docker {
+    if (this.client === undefined) throw this.configError;
+    return this.client;
   }
 
   async ping(): Promise<void> {
+    const docker = this.docker;
     try {
-      await this.docker.ping();
+      await docker.ping();
     } catch (err) {
-      throw new UserError(
-        `no Docker engine answers (${(err as Error).message}): start one (e.g. \`dockerd &\` or \`systemctl start docker\`) or set DOCKER_HOST`,
-        { cause: err },
-      );
+      const config = this.config as EngineConfig;
+      const settings =
+        config.source !== 'DOCKER_HOST'
+          ? 'the context (`docker context inspect`)'
+          : config.endpoint.kind === 'tcp'
+            ? 'DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH'
+            : 'DOCKER_HOST';
+      const fix =
+        config.endpoint.kind === 'local'
+          ? 'start one (e.g. `dockerd &` or `systemctl start docker`) or set DOCKER_HOST'
+          : `start one there, or fix ${settings}`;
+      throw new UserError(`no Docker engine answers at ${describeEngine(config)} (${connectionFailure(err)}): ${fix}`, { cause: err });
     }
   }
 
@@ -240,8 +333,8 @@ export class DockerodeEngine implements DockerEngine {
       rm: true,
       forcerm: true,
       networkmode: 'host',
-      ...(opts.target ? { target: opts.target } : {}),
       ...(opts.noCache ? { nocache: true } : {}),
+      ...(opts.platform ? { platform: opts.platform } : {}),
       ...(opts.signal ? { abortSignal: opts.signal } : {}),
     })) as NodeJS.ReadableStream;
     let imageId: string | undefined;
@@ -305,6 +398,51 @@ export class DockerodeEngine implements DockerEngine {
     return list.map((c) => c.Id);
   }
 
+  async inspectImageDetails(ref: string): Promise<ImageDetails | null> {
+    try {
+      const i = await this.docker.getImage(ref).inspect();
+      return {
+        id: i.Id,
+        labels: (i.Config?.Labels as Record<string, string> | null) ?? {},
+        entrypoint: (i.Config?.Entrypoint as string[] | null | undefined) ?? null,
+        cmd: (i.Config?.Cmd as string[] | null | undefined) ?? null,
+        env: i.Config?.Env ?? [],
+        workingDir: i.Config?.WorkingDir ?? '',
+        repoDigests: i.RepoDigests ?? [],
+        architecture: i.Architecture,
+      };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async tagImage(source: string, repo: string, tag: string): Promise<void> {
+    await this.docker.getImage(source).tag({ repo, tag });
+  }
+
+  async pushImage(repo: string, tag: string, auth?: RegistryAuth, onEvent?: (event: BuildEvent) => void): Promise<string> {
+    const stream = (await this.docker.getImage(`${repo}:${tag}`).push({ tag, ...(auth ? { authconfig: auth } : {}) })) as NodeJS.ReadableStream;
+    let digest: string | undefined;
+    await followProgress(stream, (e) => {
+      // The engine ends a push with "<tag>: digest: sha256:... size: N".
+      const m = e.kind === 'status' ? /digest: (sha256:[0-9a-f]{64})/.exec(e.text) : null;
+      if (m) digest = m[1];
+      onEvent?.(e);
+    });
+    if (digest === undefined) {
+      const known = (await this.inspectImageDetails(`${repo}:${tag}`))?.repoDigests.find((d) => d.startsWith(`${repo}@`));
+      digest = known?.slice(repo.length + 1);
+    }
+    if (digest === undefined) throw new Error(`the push of ${repo}:${tag} reported no digest`);
+    return digest;
+  }
+
+  async pullImageWithAuth(ref: string, auth?: RegistryAuth, onEvent?: (event: BuildEvent) => void): Promise<void> {
+    const stream = (await this.docker.pull(ref, auth ? { authconfig: auth } : {})) as NodeJS.ReadableStream;
+    await followProgress(stream, (e) => onEvent?.(e));
+  }
+
   async removeAll(): Promise<void> {
     await Promise.allSettled([...this.live.values()].map((c) => c.remove()));
   }
@@ -322,8 +460,4 @@ export async function withContainer<T>(
   } finally {
     await c.remove();
   }
-}
-
-export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  return collect(stream);
 }

@@ -13,9 +13,10 @@ export interface BuildImageOptions {
   context: Readable;
   tag: string;
   labels: Record<string, string>;
-  target?: string;
   /** Ignore Docker's layer cache (every stage runs again). */
   noCache?: boolean;
+  /** `linux/amd64` or `linux/arm64`: which variant of a multi-arch base image to build FROM. */
+  platform?: string;
   onEvent?: (event: BuildEvent) => void;
   signal?: AbortSignal;
 }
@@ -84,6 +85,7 @@ export interface Container {
   exec(cmd: string[], opts?: { env?: Record<string, string>; user?: string }): Promise<ExecResult>;
   /** Wait for the main process to exit; returns its exit code. */
   wait(): Promise<number>;
+  /** Everything the main process has printed so far (used by tests reading a service container's log). */
   logs(): Promise<{ stdout: string; stderr: string }>;
   /**
    * Streams the main process's stdout/stderr as it is written, until it exits. Attach before
@@ -115,4 +117,34 @@ export interface DockerEngine {
   listContainers(labels: Record<string, string>): Promise<string[]>;
   /** Remove every container this process created and has not removed yet. */
   removeAll(): Promise<void>;
+}
+
+/** Registry credentials for a push (ECR's token, or `--registry-auth`); never logged. */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  /** The registry host, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com`. */
+  serveraddress: string;
+}
+
+/** An image's configuration and the digests it is known by in registries. */
+export interface ImageDetails extends ImageInfo {
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+  env: string[];
+  workingDir: string;
+  /** `repo@sha256:...`, one per registry repository the image was pushed to or pulled from. */
+  repoDigests: string[];
+  architecture: string;
+}
+
+/** What `push` needs of an engine beyond DockerEngine (implemented by DockerodeEngine). */
+export interface RegistryEngine {
+  inspectImageDetails(ref: string): Promise<ImageDetails | null>;
+  /** Gives `source` (an id or reference) the name `repo:tag`. */
+  tagImage(source: string, repo: string, tag: string): Promise<void>;
+  /** Pushes `repo:tag`; resolves with the manifest digest the registry reported (`sha256:...`). */
+  pushImage(repo: string, tag: string, auth?: RegistryAuth, onEvent?: (event: BuildEvent) => void): Promise<string>;
+  /** Pulls `ref` (e.g. `repo@sha256:...`) with credentials. */
+  pullImageWithAuth(ref: string, auth?: RegistryAuth, onEvent?: (event: BuildEvent) => void): Promise<void>;
 }

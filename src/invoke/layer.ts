@@ -9,7 +9,7 @@ import type { LayerEntry } from '../layer/entries.js';
 import { packTar } from '../layer/tar.js';
 import { readZipEntries } from '../layer/zip.js';
 import { readDirEntries } from '../pipeline/local-files.js';
-import type { Manifest } from '../pipeline/execute.js';
+import type { Manifest } from '../pipeline/manifest.js';
 import type { PlatformRegistry } from '../platforms/registry.js';
 
 /** The part of a layer manifest (`<zip>.json`) that `invoke` uses. */

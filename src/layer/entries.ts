@@ -149,7 +149,8 @@ export function sortEntries<T extends { path: string }>(entries: readonly T[]): 
 
 /**
  * Validates a list of entries for packing: every path canonical, no duplicate paths, no entry
- * below a file or symlink. Throws `LayerPathError`.
+ * below a file or symlink (`LayerPathError`), and no symlink whose target is absolute or leaves
+ * the layer root (`UnsafeEntryError` naming the link and its target; see `findEscapingSymlinks`).
  */
 export function assertValidEntries(entries: readonly LayerEntry[]): void {
   const byPath = new Map<string, LayerEntry>();
@@ -167,47 +168,108 @@ export function assertValidEntries(entries: readonly LayerEntry[]): void {
       }
     }
   }
+  const escaping = findEscapingSymlinks(entries)[0];
+  if (escaping) throw new UnsafeEntryError(escaping.path, escaping.reason, 'layer');
+}
+
+/** A list of entries with a name for messages (`image /opt`, `runtime files`, …). */
+export interface NamedLayer {
+  name: string;
+  entries: readonly LayerEntry[];
+}
+
+/** Where one side of a `LayerConflictError` comes from. */
+export interface LayerConflictSide {
+  layer: string;
+  path: string;
+  type: LayerEntryType;
+}
+
+/**
+ * Two layers disagree on whether a path is a directory: merging them would hide or drop files
+ * of the earlier one, or write through its file or symlink.
+ */
+export class LayerConflictError extends Error {
+  override readonly name = 'LayerConflictError';
+  constructor(
+    readonly earlier: LayerConflictSide,
+    readonly later: LayerConflictSide,
+    detail: string,
+  ) {
+    super(
+      `${later.layer} has ${later.type} ${JSON.stringify(later.path)}, but ${earlier.layer} has ` +
+        `${earlier.type} ${JSON.stringify(earlier.path)}: ${detail}; rename or remove one of them`,
+    );
+  }
 }
 
 /**
  * Merges layer contents the way Lambda extracts layers into `/opt`: later lists (and later
- * entries within a list) override earlier entries at the same path.
+ * entries within a list) override earlier entries at the same path. A list may be given a name
+ * (`{ name, entries }`) for error messages; a plain array is called `layer <n>`.
  *
  * - Paths are normalized (throws `LayerPathError` on bad paths); modes are masked to permission bits.
  * - Missing parent directories are added with mode 0o755. An explicit directory entry keeps (or
  *   sets) its own mode; an implicit parent never overrides an existing directory's mode.
- * - Replacing a directory by a file or symlink drops everything that was below it.
- * - An entry below an earlier file or symlink replaces that file/symlink by a 0o755 directory
- *   (the later layer wins; writing through a symlink is never modelled).
+ * - A file or symlink replaces a file or symlink at the same path.
+ * - A path that changes between directory and non-directory is a `LayerConflictError` naming
+ *   both layers' entries: a file or symlink where an earlier layer has a directory (with or
+ *   without entries below it), and an entry (or explicit directory) at or below an earlier file
+ *   or symlink.
+ *
+ * Why an error and not "the later layer wins": Lambda extracts each layer's zip over `/opt` in
+ * order, so a later symlink `lib` over an earlier directory `lib/` would at best leave the
+ * earlier files unreachable (they sit behind the link), and a later `lib/x.so` below an earlier
+ * symlink `lib -> lib64` would be written through the link into `lib64/`. Neither outcome can be
+ * represented by one list of entries, and which one an extractor picks (replace, refuse, follow)
+ * is not documented, so the merged layer would not be what Lambda sees. Refusing names the two
+ * entries so the recipe can be fixed; nothing is dropped silently.
  *
  * Returns the merged entries sorted with `sortEntries`. File data Buffers are shared, not copied.
  */
-export function mergeLayers(...lists: ReadonlyArray<readonly LayerEntry[]>): LayerEntry[] {
+export function mergeLayers(...lists: ReadonlyArray<readonly LayerEntry[] | NamedLayer>): LayerEntry[] {
   const byPath = new Map<string, LayerEntry>();
-  const removeBelow = (dir: string): void => {
-    const prefix = `${dir}/`;
-    for (const key of [...byPath.keys()]) if (key.startsWith(prefix)) byPath.delete(key);
+  /** Which layer each path came from (implicit parents: the layer that needed them). */
+  const origin = new Map<string, string>();
+  const side = (path: string): LayerConflictSide => {
+    const e = byPath.get(path) as LayerEntry;
+    return { layer: origin.get(path) ?? 'an earlier layer', path, type: e.type };
   };
-  for (const list of lists) {
-    for (const raw of list) {
+  const firstBelow = (dir: string): string | undefined => {
+    const prefix = `${dir}/`;
+    for (const key of byPath.keys()) if (key.startsWith(prefix)) return key;
+    return undefined;
+  };
+  lists.forEach((list, index) => {
+    const layer = Array.isArray(list) ? `layer ${index + 1}` : (list as NamedLayer).name;
+    const entries = Array.isArray(list) ? (list as readonly LayerEntry[]) : (list as NamedLayer).entries;
+    for (const raw of entries) {
       const entry = normalizeEntry(raw);
-      for (const ancestor of ancestorPaths(entry.path)) {
+      const later: LayerConflictSide = { layer, path: entry.path, type: entry.type };
+      for (const ancestor of [...ancestorPaths(entry.path), ...(entry.type === 'directory' ? [entry.path] : [])]) {
         const existing = byPath.get(ancestor);
-        if (existing === undefined || existing.type !== 'directory') {
+        if (existing === undefined) {
           byPath.set(ancestor, { type: 'directory', path: ancestor, mode: DEFAULT_DIR_MODE });
+          origin.set(ancestor, layer);
+        } else if (existing.type !== 'directory') {
+          const how = existing.type === 'symlink' ? 'extracting it would write through the symlink' : 'a file cannot hold entries';
+          throw new LayerConflictError(side(ancestor), later, `${JSON.stringify(ancestor)} must be a directory (${how})`);
         }
       }
       const existing = byPath.get(entry.path);
-      if (existing?.type === 'directory' && entry.type !== 'directory') removeBelow(entry.path);
+      if (existing?.type === 'directory' && entry.type !== 'directory') {
+        const below = firstBelow(entry.path);
+        const detail =
+          below === undefined
+            ? 'a directory cannot be replaced by a file or symlink'
+            : `it would hide ${side(below).type} ${JSON.stringify(below)} of ${side(below).layer}`;
+        throw new LayerConflictError(side(entry.path), later, detail);
+      }
       byPath.set(entry.path, entry);
+      origin.set(entry.path, layer);
     }
-  }
+  });
   return sortEntries([...byPath.values()]);
-}
-
-/** Adds missing parent directories (0o755) without changing anything else; result is sorted. */
-export function withParentDirectories(entries: readonly LayerEntry[]): LayerEntry[] {
-  return mergeLayers(entries);
 }
 
 /** A symlink that resolves (or may resolve) outside the layer root. */
@@ -218,13 +280,28 @@ export interface SymlinkProblem {
 }
 
 /**
+ * Why a symlink at `linkPath` pointing at `target` leaves the layer root, judged lexically:
+ * an absolute target, or `..` segments that climb above the root when the target is resolved
+ * from the link's directory. Null when it stays inside (dangling targets are fine).
+ */
+export function symlinkTargetEscape(linkPath: string, target: string): string | null {
+  if (target.startsWith('/')) return `symlink target ${JSON.stringify(target)} is absolute`;
+  let depth = splitLayerPath(parentPath(linkPath)).length;
+  for (const segment of target.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment !== '..') depth++;
+    else if (depth-- === 0) return `symlink target ${JSON.stringify(target)} leaves the layer root`;
+  }
+  return null;
+}
+
+/**
  * Resolves a relative symlink target the way the kernel would, starting in `fromDir` (segments
  * from the root), following every symlink found in `links` (path → relative target).
  * Returns null when the walk stays inside the root, or a reason string otherwise.
  * Components that are not known symlinks are treated as plain directories/files.
  */
 function resolveWithin(fromDir: string[], target: string, links: ReadonlyMap<string, string>): string | null {
-  if (target.startsWith('/')) return `absolute target ${JSON.stringify(target)}`;
   const stack = [...fromDir];
   const queue = target.split('/');
   let hops = 0;
@@ -232,7 +309,7 @@ function resolveWithin(fromDir: string[], target: string, links: ReadonlyMap<str
     const component = queue.shift() as string;
     if (component === '' || component === '.') continue;
     if (component === '..') {
-      if (stack.length === 0) return `target ${JSON.stringify(target)} leaves the layer root`;
+      if (stack.length === 0) return `symlink target ${JSON.stringify(target)} leaves the layer root through other links`;
       stack.pop();
       continue;
     }
@@ -241,7 +318,7 @@ function resolveWithin(fromDir: string[], target: string, links: ReadonlyMap<str
     if (link !== undefined) {
       if (++hops > MAX_SYMLINK_HOPS) return `too many levels of symbolic links resolving ${JSON.stringify(target)}`;
       stack.pop();
-      if (link.startsWith('/')) return `resolves through absolute link ${JSON.stringify(link)}`;
+      if (link.startsWith('/')) return `symlink target ${JSON.stringify(target)} resolves through absolute link ${JSON.stringify(link)}`;
       queue.unshift(...link.split('/'));
     }
   }
@@ -249,17 +326,18 @@ function resolveWithin(fromDir: string[], target: string, links: ReadonlyMap<str
 }
 
 /**
- * Finds symlinks whose target is absolute or resolves outside the layer root, following the
- * other symlinks of the same entry set (so `a -> b/..` where `b -> ..` is caught, even though a
- * purely textual check would accept it). Also reports symlink loops. Dangling targets inside the
- * root are fine.
+ * The one rule for symlinks in a layer, used when packing (zip, tar) and when reading (zip, tar,
+ * and so `invoke`'s layer reader): a symlink is refused when its target is absolute or climbs
+ * above the layer root — lexically, from the link's directory (`symlinkTargetEscape`) — or when
+ * it does so by way of the set's other symlinks (`a -> b/..` where `b -> ..`), or loops.
+ * Dangling targets inside the root are fine. Returns every problem, in entry order.
  */
 export function findEscapingSymlinks(entries: readonly LayerEntry[]): SymlinkProblem[] {
   const links = new Map<string, string>();
   for (const e of entries) if (e.type === 'symlink') links.set(e.path, e.target);
   const problems: SymlinkProblem[] = [];
   for (const [path, target] of links) {
-    const reason = resolveWithin(splitLayerPath(parentPath(path)), target, links);
+    const reason = symlinkTargetEscape(path, target) ?? resolveWithin(splitLayerPath(parentPath(path)), target, links);
     if (reason !== null) problems.push({ path, target, reason });
   }
   return problems;

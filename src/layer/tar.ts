@@ -275,7 +275,7 @@ export const DEFAULT_TAR_MTIME = new Date(Date.UTC(2000, 0, 1));
 
 /**
  * Packs entries into a tar stream (for Docker's putArchive): entries validated
- * (`assertValidEntries`) and sorted so directories precede their children, fixed mtime,
+ * (`assertValidEntries`: no symlink may point outside the layer root, whatever the prefix) and sorted so directories precede their children, fixed mtime,
  * uid/gid 0, no user/group names. Long or non-ASCII names use pax headers (tar-stream).
  * Note: tar-stream substitutes its default mode (0644/0755) for a mode of exactly 0.
  */

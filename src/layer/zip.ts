@@ -55,7 +55,8 @@ export function fixedZipDate(): Date {
 }
 
 /**
- * Builds a deterministic zip of the entries: validated (`assertValidEntries`), sorted by path
+ * Builds a deterministic zip of the entries: validated (`assertValidEntries`: a symlink whose
+ * target is absolute or leaves the layer root is refused, naming both), sorted by path
  * (directories included, named with a trailing `/`), every timestamp 2000-01-01 00:00:00 (DOS
  * time only: no extended-timestamp extra field), Unix modes in the external attributes (files
  * 0o100xxx, directories 0o040xxx, symlinks 0o120777 with the target stored uncompressed as the

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import yazl from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/errors.js';
 import { listTarEntries } from '../../../src/layer/tar.js';
@@ -102,6 +103,21 @@ describe('packing for putArchive', () => {
       ['opt/bin/php7', 'symlink', '777', 'php'],
       ['opt/bootstrap', 'file', '755', undefined],
     ]);
+  });
+
+  it('refuses a layer whose symlink leaves /opt, with the same rule and words as the builder', async () => {
+    // buildZip refuses such a link, so write the zip with yazl as another tool could.
+    const zip = path.join(dir, 'escaping.zip');
+    const z = new yazl.ZipFile();
+    z.addBuffer(Buffer.from('#!/bin/sh\n'), 'bootstrap', { mode: 0o100755 });
+    z.addBuffer(Buffer.from('../../../../etc/passwd'), 'runtime/passwd', { mode: 0o120777, compress: false });
+    z.end();
+    const chunks: Buffer[] = [];
+    for await (const chunk of z.outputStream) chunks.push(chunk as Buffer);
+    await writeFile(zip, Buffer.concat(chunks));
+    const error = await packLayer(zip).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toContain('"runtime/passwd": symlink target "../../../../etc/passwd" leaves the layer root');
   });
 
   it('a missing or broken layer zip is a user error', async () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   type LayerEntry,
+  LayerConflictError,
   LayerPathError,
+  UnsafeEntryError,
   ancestorPaths,
   assertValidEntries,
   findEntriesBelowNonDirectories,
@@ -12,11 +14,20 @@ import {
   relativeTarget,
   rewriteAbsoluteTarget,
   sortEntries,
+  symlinkTargetEscape,
 } from '../../../src/layer/entries.js';
 
 const file = (path: string, content = path, mode = 0o644): LayerEntry => ({ type: 'file', path, mode, data: Buffer.from(content) });
 const dir = (path: string, mode = 0o755): LayerEntry => ({ type: 'directory', path, mode });
 const link = (path: string, target: string): LayerEntry => ({ type: 'symlink', path, mode: 0o777, target });
+const catchError = (fn: () => unknown): unknown => {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+};
 
 describe('normalizeLayerPath', () => {
   it.each([
@@ -106,17 +117,42 @@ describe('mergeLayers', () => {
     expect(mergeLayers([dir('etc', 0o700)], [dir('etc', 0o750)]).find((e) => e.path === 'etc')?.mode).toBe(0o750);
   });
 
-  it('drops the old subtree when a directory is replaced by a file or symlink', () => {
-    const merged = mergeLayers([dir('lib'), file('lib/a.so'), file('lib/b/c.so')], [link('lib', 'lib64')]);
-    expect(merged.map((e) => e.path)).toEqual(['lib']);
-    expect(merged[0]).toMatchObject({ type: 'symlink', target: 'lib64' });
+  it('refuses a later file or symlink over an earlier directory, naming both entries and what would be hidden', () => {
+    const error = catchError(() =>
+      mergeLayers({ name: 'image /opt', entries: [dir('lib'), file('lib/a.so'), file('lib/b/c.so')] }, { name: 'runtime files', entries: [link('lib', 'lib64')] }),
+    );
+    expect(error).toBeInstanceOf(LayerConflictError);
+    expect((error as LayerConflictError).earlier).toEqual({ layer: 'image /opt', path: 'lib', type: 'directory' });
+    expect((error as LayerConflictError).later).toEqual({ layer: 'runtime files', path: 'lib', type: 'symlink' });
+    expect((error as Error).message).toBe(
+      'runtime files has symlink "lib", but image /opt has directory "lib": it would hide file "lib/a.so" of image /opt; rename or remove one of them',
+    );
+    // A file over a directory, unnamed layers, and an empty directory (nothing to hide, still a type change).
+    expect(() => mergeLayers([file('etc/php.ini')], [file('etc')])).toThrow(/layer 2 has file "etc", but layer 1 has directory "etc": it would hide file "etc\/php.ini" of layer 1/);
+    expect(() => mergeLayers([dir('empty')], [link('empty', 'x')])).toThrow(/directory cannot be replaced/);
   });
 
-  it('replaces a file or symlink by a directory when a later entry needs it as a parent', () => {
-    const merged = mergeLayers([link('lib', 'lib64')], [file('lib/x.so')]);
-    expect(merged.map((e) => [e.path, e.type])).toEqual([
-      ['lib', 'directory'],
-      ['lib/x.so', 'file'],
+  it('refuses a later entry below an earlier symlink or file instead of writing through it', () => {
+    const error = catchError(() => mergeLayers({ name: 'image /opt', entries: [link('lib', 'lib64')] }, { name: 'bundled libraries', entries: [file('lib/x.so')] }));
+    expect(error).toBeInstanceOf(LayerConflictError);
+    expect((error as Error).message).toBe(
+      'bundled libraries has file "lib/x.so", but image /opt has symlink "lib": "lib" must be a directory (extracting it would write through the symlink); rename or remove one of them',
+    );
+    expect(() => mergeLayers([file('etc')], [file('etc/php.ini')])).toThrow(/layer 2 has file "etc\/php.ini", but layer 1 has file "etc": .*a file cannot hold entries/);
+    // An explicit directory over a symlink or file is the same change of type.
+    expect(() => mergeLayers([link('share', 'usr/share')], [dir('share')])).toThrow(LayerConflictError);
+    // Within one list the same rule holds.
+    expect(() => mergeLayers([link('lib', 'lib64'), file('lib/x')])).toThrow(/layer 1 has file "lib\/x", but layer 1 has symlink "lib"/);
+  });
+
+  it('still lets files and symlinks replace each other, and directories merge', () => {
+    const merged = mergeLayers([file('bin/php'), dir('lib'), file('lib/a')], [link('bin/php', 'php8'), dir('lib', 0o700), file('lib/b')], [file('bin/php', 'real')]);
+    expect(merged.map((e) => [e.path, e.type, e.mode])).toEqual([
+      ['bin', 'directory', 0o755],
+      ['bin/php', 'file', 0o644],
+      ['lib', 'directory', 0o700],
+      ['lib/a', 'file', 0o644],
+      ['lib/b', 'file', 0o644],
     ]);
   });
 
@@ -144,8 +180,18 @@ describe('assertValidEntries', () => {
     ['an entry below a file', [file('a'), file('a/b')], /parent "a" is a file/],
     ['an entry below a symlink', [link('a', 'b'), file('a/b')], /parent "a" is a symlink/],
     ['an empty symlink target', [link('a', '')], /empty target/],
+    ['an absolute symlink target', [link('etc/passwd', '/etc/passwd')], /"etc\/passwd": symlink target "\/etc\/passwd" is absolute/],
+    ['a symlink climbing out', [link('share/passwd', '../../../../etc/passwd')], /"share\/passwd": symlink target "..\/..\/..\/..\/etc\/passwd" leaves the layer root/],
+    ['a symlink escaping through another', [dir('lib'), link('lib/u', '..'), link('x', 'lib/u/..')], /"x": symlink target "lib\/u\/.." leaves the layer root through other links/],
   ])('rejects %s', (_name, entries, message) => {
     expect(() => assertValidEntries(entries)).toThrow(message);
+  });
+
+  it('reports an escaping symlink as an UnsafeEntryError naming the entry and its target', () => {
+    const error = catchError(() => assertValidEntries([dir('runtime'), link('runtime/passwd', '../../../../etc/passwd')]));
+    expect(error).toBeInstanceOf(UnsafeEntryError);
+    expect((error as UnsafeEntryError).entryName).toBe('runtime/passwd');
+    expect((error as Error).message).toBe('unsafe layer entry "runtime/passwd": symlink target "../../../../etc/passwd" leaves the layer root');
   });
 });
 
@@ -173,6 +219,18 @@ describe('symlink containment', () => {
     expect(findEscapingSymlinks(entries).map((p) => p.path)).toEqual(['x']);
     // Without the upward link the same text is harmless.
     expect(findEscapingSymlinks([dir('lib'), dir('lib/u'), link('x', 'lib/u/..')])).toEqual([]);
+  });
+
+  it('judges targets lexically from the link\'s directory', () => {
+    expect(symlinkTargetEscape('a/b/c', '../../x')).toBeNull(); // a/b/c -> x
+    expect(symlinkTargetEscape('a/b/c', '../../../x')).toMatch(/leaves the layer root/);
+    expect(symlinkTargetEscape('a', '..')).toMatch(/leaves the layer root/);
+    expect(symlinkTargetEscape('a', '.')).toBeNull();
+    expect(symlinkTargetEscape('a/b', 'x/../../c')).toBeNull(); // a/x/../../c = c
+    expect(symlinkTargetEscape('a/b', 'x/../../../c')).toMatch(/leaves/);
+    expect(symlinkTargetEscape('a', '/opt/x')).toMatch(/is absolute/);
+    // Lexically out even where following links would come back in: refused (no extractor is trusted to follow links).
+    expect(findEscapingSymlinks([dir('a'), link('a/sub', 'deep/er'), link('a/l', 'sub/../../..')]).map((p) => p.path)).toEqual(['a/l']);
   });
 
   it('finds entries below files or symlinks', () => {

@@ -368,4 +368,15 @@ describe('packTar', () => {
       ]),
     ).toThrow(/duplicate/);
   });
+
+  it('refuses symlinks that are absolute or leave the layer root, naming entry and target', () => {
+    const passwd: LayerEntry = { type: 'symlink', path: 'runtime/passwd', mode: 0o777, target: '../../../../etc/passwd' };
+    expect(() => packTar([passwd], { prefix: 'opt' })).toThrow(UnsafeEntryError);
+    expect(() => packTar([passwd], { prefix: 'opt' })).toThrow(
+      'unsafe layer entry "runtime/passwd": symlink target "../../../../etc/passwd" leaves the layer root',
+    );
+    expect(() => packTar([{ type: 'symlink', path: 'x', mode: 0o777, target: '/etc/shadow' }])).toThrow(/"x": symlink target "\/etc\/shadow" is absolute/);
+    // The prefix does not widen the root: opt/lib/x -> ../../etc is still out of the layer.
+    expect(() => packTar([{ type: 'symlink', path: 'lib/x', mode: 0o777, target: '../../etc' }], { prefix: 'opt' })).toThrow(/leaves the layer root/);
+  });
 });

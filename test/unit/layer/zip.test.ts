@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yazl from 'yazl';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type LayerEntry, UnsafeEntryError, sortEntries } from '../../../src/layer/entries.js';
+import { readDirEntries } from '../../../src/pipeline/local-files.js';
 import { UnsafeZipEntryError, buildZip, readZipEntries, writeZipAtomic } from '../../../src/layer/zip.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -170,6 +171,24 @@ describe('buildZip', () => {
       ]),
     ).rejects.toThrow(/symlink/);
     await expect(buildZip(entries, { compressionLevel: 11 })).rejects.toThrow(/compressionLevel/);
+  });
+
+  it('refuses a runtime file that is a symlink out of the layer (absolute or climbing), naming entry and target', async () => {
+    // The reported case: a recipe's runtime directory holding a link to ../../../../etc/passwd.
+    const runtime = mkdtempSync(join(work, 'runtime-'));
+    mkdirSync(join(runtime, 'runtime'));
+    writeFileSync(join(runtime, 'bootstrap'), '#!/bin/sh\n');
+    symlinkSync('../../../../etc/passwd', join(runtime, 'runtime', 'passwd'));
+    const fromDisk = await readDirEntries(runtime);
+    await expect(buildZip(fromDisk)).rejects.toThrow(
+      'unsafe layer entry "runtime/passwd": symlink target "../../../../etc/passwd" leaves the layer root',
+    );
+    await expect(buildZip([{ type: 'symlink', path: 'etc/passwd', mode: 0o777, target: '/etc/passwd' }])).rejects.toThrow(
+      /"etc\/passwd": symlink target "\/etc\/passwd" is absolute/,
+    );
+    await expect(buildZip([{ type: 'symlink', path: 'bin/php', mode: 0o777, target: '../../usr/bin/php' }])).rejects.toThrow(UnsafeEntryError);
+    // Inside the root is fine, dangling or not.
+    await expect(buildZip([{ type: 'symlink', path: 'bin/php', mode: 0o777, target: '../lib/php/missing' }])).resolves.toBeInstanceOf(Buffer);
   });
 
   it('honours compressionLevel 0 (everything stored)', async () => {
