@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     // In CI, also keep a machine-readable report for .ci/run's closing line.
-    reporters: process.env['CI'] ? ['default', 'json'] : ['default'],
+    reporters: process.env['CI'] || process.env['LRB_TEST_REPORT'] ? ['default', 'json'] : ['default'],
     outputFile: { json: '.ci/test-results.json' },
     projects: [
       {

@@ -2,9 +2,12 @@ import path from 'node:path';
 import { Listr } from 'listr2';
 import { DockerodeEngine, OWNER_LABEL } from './docker/engine.js';
 import { ImageInUseError, type DockerEngine, type ImageSummary } from './docker/types.js';
-import { UserError } from './errors.js';
+import { InterruptedError, UserError } from './errors.js';
 import { LAMBDA_MAX_UNZIPPED_BYTES } from './lambda.js';
-import { buildToolchain, TargetBuild, upToDate, type BuildResult } from './pipeline/execute.js';
+import type { BuildResult } from './pipeline/manifest.js';
+import { ensureWritableDir } from './pipeline/output-files.js';
+import { BuildRunner } from './pipeline/runner.js';
+import { buildToolchain, stepsOf, upToDate, upToDateResult } from './pipeline/steps/index.js';
 import { selectImagesToPrune } from './pipeline/images.js';
 import { loadCatalog, prepareTarget, type PreparedBuild } from './pipeline/prepare.js';
 import { buildTaskList, rendererOptions, type TaskContext } from './pipeline/tasks.js';
@@ -37,6 +40,11 @@ export interface BuildRuntimeOptions {
   signal?: AbortSignal;
   /** Called with each build-log line (the CLI prints them with --verbose). */
   onLog?: (target: string, line: string) => void;
+  /**
+   * Plain progress lines (step starts, Dockerfile steps, a heartbeat each minute). Default: printed
+   * to stderr when the output is not a terminal (CI, pipes), so a long build is never silent.
+   */
+  onProgress?: (target: string, line: string) => void;
 }
 
 export interface BuildRuntimeReport {
@@ -105,31 +113,20 @@ export async function buildRuntimes(o: BuildRuntimeOptions): Promise<BuildRuntim
 /** Run prepared plans (from `planRuntimes`): the steps, for every target not already up to date. */
 export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOptions): Promise<BuildRuntimeReport> {
   const plans = prepared.map((p) => p.plan);
-
   const d = resolvedDefaults(o);
   const results: BuildResult[] = [];
   const pending: PreparedBuild[] = [];
   for (const p of prepared) {
     const manifest = o.force || o.noCache ? null : await upToDate(p);
-    if (manifest) {
-      results.push({
-        target: p.plan.target,
-        status: 'up-to-date',
-        zip: p.plan.output.zip,
-        manifest: p.plan.output.manifest,
-        log: p.plan.output.log,
-        zipSha256: manifest.zip.sha256,
-        unzippedBytes: manifest.unzippedBytes,
-        zippedBytes: manifest.zip.bytes,
-        durationMs: 0,
-        warnings: p.plan.warnings,
-        smoke: manifest.smoke,
-      });
-    } else {
-      pending.push(p);
-    }
+    if (manifest) results.push(upToDateResult(p, manifest));
+    else pending.push(p);
   }
   if (pending.length === 0) return { plans, results };
+  o.signal?.throwIfAborted();
+
+  // A bad --out or --cache-dir fails now, in one line, not after a 10-minute build.
+  await ensureWritableDir(d.outDir, '--out');
+  await ensureWritableDir(d.cacheDir, '--cache-dir');
 
   const engine = o.engine ?? new DockerodeEngine();
   await engine.ping();
@@ -139,18 +136,21 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
       `--arch ${d.arch} needs a Docker engine running on ${d.arch}, but this one runs on ${engineArch}: build on a ${d.arch} machine (cross-building through emulation is not supported)`,
     );
   }
-  const builds = pending.map(
+  const renderer = o.renderer === 'silent' ? { renderer: 'silent' as const, plain: false } : rendererOptions({ verbose: Boolean(o.verbose) });
+  // In CI and pipes, a plain line per step and Dockerfile step, and a heartbeat every minute.
+  const progress = o.onProgress ?? (renderer.plain ? (t: string, line: string) => process.stderr.write(`[${t}] ${line}\n`) : undefined);
+  const runners = pending.map(
     (p) =>
-      new TargetBuild(p, {
+      new BuildRunner(p, stepsOf(p.plan), {
         engine,
         cacheDir: d.cacheDir,
         mirrors: d.mirrors,
-        ...(o.debianBase ? { debianBase: o.debianBase } : {}),
         ...(o.offline ? { offline: true } : {}),
         ...(o.force ? { force: true } : {}),
         ...(o.noCache ? { noCache: true } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
         onLog: (line) => o.onLog?.(p.plan.target, line),
+        ...(progress ? { onProgress: (line: string) => progress(p.plan.target, line) } : {}),
       }),
   );
   const ctx: TaskContext = { results };
@@ -159,34 +159,33 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
   if (d.jobs > 1 && pending.length > 1) {
     for (const p of pending) toolchains.set(p.rendered.toolchainDockerfile, toolchains.get(p.rendered.toolchainDockerfile) ?? p);
   }
-  const renderer =
-    o.renderer === 'silent'
-      ? { renderer: 'silent' as const }
-      : rendererOptions({ verbose: Boolean(o.verbose) });
   const toolchainTasks = [...toolchains.values()].map((p) => ({
     title: `toolchain for ${p.spec.platform.name}/${p.spec.arch} (shared by ${pending.filter((x) => x.rendered.toolchainDockerfile === p.rendered.toolchainDockerfile).length} targets)`,
     task: async () => {
       await buildToolchain(engine, p, { ...(o.signal ? { signal: o.signal } : {}), onLog: (line) => o.onLog?.('toolchain', line) });
     },
   }));
-  const targetTasks = buildTaskList(builds, { verbose: Boolean(o.verbose), liveOutput: 'renderer' in renderer && renderer.renderer === 'default' });
+  const targetTasks = buildTaskList(runners, { verbose: Boolean(o.verbose), liveOutput: renderer.renderer === 'default' });
   // With a shared toolchain to build first, targets wait for it in a group of their own.
   const tasks = toolchainTasks.length
     ? [...toolchainTasks, { title: `targets (${d.jobs} at a time)`, task: (_c: TaskContext, t: { newListr: (tasks: typeof targetTasks, o: object) => unknown }) => t.newListr(targetTasks, { concurrent: d.jobs, exitOnError: true }) }]
     : targetTasks;
+  const { plain: _plain, ...listrRenderer } = renderer;
   const list = new Listr<TaskContext>(tasks as typeof targetTasks, {
     concurrent: toolchainTasks.length ? false : d.jobs,
     exitOnError: true,
     registerSignalListeners: false,
-    ...renderer,
+    ...listrRenderer,
   } as never);
   try {
     await list.run(ctx);
     if (ctx.failure) throw ctx.failure;
   } catch (err) {
+    if (o.signal?.aborted) throw new InterruptedError(pending.map((p) => p.plan.target).join(', '));
     throw ctx.failure ?? err;
   } finally {
-    await Promise.allSettled(builds.map((b) => b.close()));
+    // Every runner removes its containers and temporary files, whatever happened.
+    await Promise.allSettled(runners.map((r) => r.finish()));
     if (!o.engine) await engine.removeAll();
   }
   return { plans, results };

@@ -18,3 +18,24 @@ export class StepError extends Error {
     super(`step '${step}' failed: ${message}`, options);
   }
 }
+
+/** The build was stopped by Ctrl-C or SIGTERM; its containers were removed and nothing was written. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+  constructor(readonly target: string) {
+    super(`${target}: interrupted; containers removed, no layer written`);
+  }
+}
+
+/** A file or directory the build must write cannot be written (full disk, read-only, not a directory...). */
+export class OutputPathError extends UserError {
+  override name = 'OutputPathError';
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

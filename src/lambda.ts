@@ -6,6 +6,9 @@ export const LAMBDA_ENV = {
   LAMBDA_RUNTIME_DIR: '/var/runtime',
 } as const;
 
+/** Where Lambda extracts layers, and so the install prefix of everything a layer ships. */
+export const PREFIX = '/opt';
+
 /** Lambda's limit for a function plus all its layers, unzipped: 250 MB = 262,144,000 bytes. */
 export const LAMBDA_MAX_UNZIPPED_BYTES = 262_144_000;
 /** Lambda's limit for a zip uploaded directly (`--zip-file`): 50 MB = 52,428,800 bytes. */

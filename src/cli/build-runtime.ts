@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { executePlans, planRuntimes, pruneImages, type BuildRuntimeOptions } from '../api.js';
+import { DockerodeEngine } from '../docker/engine.js';
+import { loadCatalog } from '../pipeline/prepare.js';
+import { DEFAULT_PROFILE } from '../recipes/schema.js';
+import { exitStatusOf, failureJson, formatFailure } from './errors.js';
 import { catalogListing, formatCatalog } from '../catalog.js';
-import { StepError, UserError } from '../errors.js';
+import { UserError } from '../errors.js';
 import { LAMBDA_MAX_UNZIPPED_BYTES } from '../lambda.js';
 import { formatSizeReport, parseByteSize } from '../layer/size.js';
 import { describeImage } from '../pipeline/images.js';
@@ -23,55 +27,80 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * Options that take one value: giving one twice is a mistake commander would silently resolve
+ * (the last wins), so it is refused.
+ */
+const seen = new Set<string>();
+function once<T>(flag: string, parse: (value: string) => T = (v) => v as T): (value: string) => T {
+  return (value) => {
+    if (seen.has(flag)) throw new InvalidArgumentError(`${flag} was given more than once: give it once`);
+    seen.add(flag);
+    return parse(value);
+  };
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`'${value}' is not a whole number >= 1`);
   return n;
 }
 
+// Help is built from the registries, so it names exactly the platforms and profiles that exist.
+const catalog = await loadCatalog().catch(() => undefined);
+const platformNames = catalog?.platforms.names().join(', ') ?? 'see --list';
+const profileHelp =
+  catalog?.recipes
+    .list()
+    .filter(({ recipe }) => recipe.kind === 'interpreter')
+    .map(({ recipe }) => `${recipe.name}: ${Object.keys(recipe.profiles ?? {}).join(', ')}`)
+    .join('; ') ?? 'see --list';
+
 const program = new Command()
   .name('build-runtime')
   .description(
     'Build AWS Lambda custom-runtime layer zips from pinned, checksum-verified sources in Docker.\n' +
-      'TARGET is NAME@VERSION: php@7.3 (newest pinned 7.3.x), php@7 (newest 7.x), php@7.4.33 (exact), any semver range.',
+      'TARGET is NAME@VERSION: php@7.3 (newest pinned 7.3.x), php@7 (newest 7.x), php@7.4.33 (exact), any semver range;\n' +
+      'a bare NAME (php) builds its newest pinned version, and the plan says which.',
   )
   .version(TOOL_VERSION)
   .argument('[targets...]', 'what to build, e.g. php@7.4 (several allowed)')
-  .option('-p, --platform <name>', 'target platform: amzn-2017.03, al2, al2023, debian-bullseye, debian-bookworm', DEFAULT_PLATFORM)
-  .addOption(new Option('--arch <arch>', 'CPU architecture of the layer').choices(['x86_64', 'arm64']).default('x86_64'))
-  .option('--profile <name>', 'extension profile of the recipe (php: minimal, standard)', 'minimal')
+  .option('-p, --platform <name>', `target platform: ${platformNames}`, once('--platform'), DEFAULT_PLATFORM)
+  .addOption(new Option('--arch <arch>', 'CPU architecture of the layer').choices(['x86_64', 'arm64']).default('x86_64').argParser(once('--arch')))
+  .option('--profile <name>', `extension profile of the recipe (${profileHelp})`, once('--profile'), DEFAULT_PROFILE)
   .option('--with <name@version>', 'pin a dependency, e.g. --with openssl@1.0.1k (repeatable)', collect, [])
-  .option('-o, --out <dir>', 'output directory for zips, manifests and logs', 'dist')
-  .option('--cache-dir <dir>', 'where verified sources are cached', defaultCacheDir())
-  .option('--mirror <base-url>', 'extra place to fetch sources from, tried as <base-url>/<file> (repeatable; URL or directory)', collect, [])
-  .option('--debian-base <url>', "base URL of Debian's archive, for tarballs Debian ships byte-identical")
-  .option('--max-unzipped <size>', `unzipped size budget: bytes, or with MB/MiB/GB (default ${LAMBDA_MAX_UNZIPPED_BYTES}, Lambda's 250 MB); lower it to keep room for function code`, bytes)
+  .option('-o, --out <dir>', 'output directory for zips, manifests and logs', once('--out'), 'dist')
+  .option('--cache-dir <dir>', 'where verified sources are cached', once('--cache-dir'), defaultCacheDir())
+  .option('--mirror <base-url>', 'extra place to fetch sources from, tried as <base-url>/<file> (repeatable; http(s)/file URL or directory)', collect, [])
+  .option('--debian-base <url>', "base URL of Debian's archive, for tarballs Debian ships byte-identical", once('--debian-base'))
+  .option('--max-unzipped <size>', `unzipped size budget: bytes, or with MB/MiB/GB (default ${LAMBDA_MAX_UNZIPPED_BYTES}, Lambda's 250 MB); lower it to keep room for function code`, once('--max-unzipped', bytes))
   .option('--recipes <dir>', 'extra recipe directory (repeatable; overrides built-in recipes of the same name)', collect, [])
-  .option('-j, --jobs <n>', 'how many targets to build at once', positiveInt, 1)
+  .option('-j, --jobs <n>', 'how many targets to build at once', once('--jobs', positiveInt), 1)
   .option('--offline', 'use only cached sources and local mirrors')
   .option('--force', 'rebuild even when an up-to-date artifact and image exist')
   .option('--no-cache', "build images without Docker's layer cache (implies --force)")
-  .option('--dry-run', 'print the resolved plan and exit; touches neither Docker nor the network')
-  .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
+  .addOption(new Option('--dry-run', 'print the resolved plan and exit; touches neither Docker nor the network').conflicts(['force', 'cache']))
+  .option('--json', 'print one JSON document on stdout, also on failure (progress goes to stderr)')
   .option('--size-report', 'print per-file and per-directory sizes of each layer')
   .option('-v, --verbose', 'print the full build log')
-  .option('--list', 'list every recipe, version, dependency pairing and platform, and exit')
+  .addOption(new Option('--list', 'list every recipe, version, dependency pairing and platform, and exit').conflicts(['dryRun', 'force', 'cache', 'sizeReport']))
   .addHelpText(
     'after',
     `
 Examples:
-  npm run build-runtime -- php@7.4 --platform debian-bookworm   build here, from Debian's mirror
+  npm run build-runtime -- php@8.2 --platform al2023-portable   a deployable provided.al2023 layer, built here
   npm run build-runtime php@7.3                                  default platform ${DEFAULT_PLATFORM} (needs Amazon Linux images)
-  npm run build-runtime -- php@8.2 --profile standard --platform al2023
+  npm run build-runtime -- php@7.4 --platform debian-bookworm   local proof only, from Debian's mirror
   npm run build-runtime -- php@7.4 --dry-run --json              show the plan as JSON
   npm run build-runtime -- --list
 
-Exit status: 0 built or up to date; 1 a build step failed; 2 bad input.`,
+Exit status: 0 built or up to date; 1 a build step failed; 2 bad input; 130 interrupted.`,
   );
 
 // Before the subcommands exist, so that they inherit it: a usage error exits 2 everywhere.
 program.enablePositionalOptions();
 program.exitOverride();
+(await import('./publish-commands.js')).registerDeployCommands(program); // TEMP-LRB-PUBLISH
 
 program.command('cache-prune', { hidden: false })
   .description('remove cached sources (all, or those unused for --older-than days)')
@@ -119,15 +148,34 @@ interface CliOptions {
 }
 
 const controller = new AbortController();
+let engine: DockerodeEngine | undefined;
+let interrupts = 0;
+
+/**
+ * Ctrl-C or SIGTERM: the first stops the build (the runner removes its containers and writes
+ * nothing). Another one, e.g. the second copy that a terminal's Ctrl-C delivers to the whole
+ * process group under npm/tsx, or an impatient user, removes the containers at once and exits:
+ * cleanup first, then exit, never the other way round.
+ */
+function onSignal(): void {
+  interrupts += 1;
+  if (interrupts === 1) {
+    process.stderr.write('\ninterrupted: stopping the build and removing its containers (Ctrl-C again to quit sooner)...\n');
+    controller.abort(new UserError('interrupted'));
+    return;
+  }
+  if (interrupts === 2) {
+    void (engine?.removeAll() ?? Promise.resolve()).finally(() => {
+      process.stderr.write(`${TOOL_NAME}: interrupted; containers removed, no layer written\n`);
+      process.exit(130);
+    });
+  }
+}
 
 program.action(async (targets: string[], o: CliOptions) => {
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: stop waiting
-    process.stderr.write('\ninterrupted: stopping the build and removing its containers (Ctrl-C again to quit at once)...\n');
-    controller.abort(new UserError('interrupted'));
-  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (o.list && targets.length) throw new UserError(`--list takes no targets (got ${targets.join(' ')}): drop them, or drop --list to build`);
 
   if (o.list) {
     const listing = await catalogListing({ recipeDirs: o.recipes, mirrors: o.mirror, ...(o.debianBase ? { debianBase: o.debianBase } : {}), probe: !o.offline });
@@ -165,7 +213,8 @@ program.action(async (targets: string[], o: CliOptions) => {
   // Say it before the build, not only after it: a deprecated runtime, a local-only platform.
   const planWarnings = new Set(plans.flatMap((p) => p.warnings));
   for (const w of planWarnings) process.stderr.write(`warning: ${w}\n`);
-  const report = await executePlans(prepared, options);
+  engine = new DockerodeEngine();
+  const report = await executePlans(prepared, { ...options, engine });
   if (o.json) {
     const results = report.results.map(({ size, ...r }) => (o.sizeReport && size ? { ...r, size } : r));
     process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
@@ -187,25 +236,21 @@ program.action(async (targets: string[], o: CliOptions) => {
   process.stdout.write(report.results.map((r) => r.zip).join('\n') + '\n');
 });
 
+const json = process.argv.includes('--json');
 try {
   await program.parseAsync(process.argv);
+  await engine?.removeAll();
 } catch (err) {
+  await engine?.removeAll();
   const e = err as Error & { code?: string; exitCode?: number };
-  if (controller.signal.aborted) {
-    process.stderr.write(`${TOOL_NAME}: interrupted; containers removed, no output written\n`);
-    process.exit(130);
-  }
   if (e.code?.startsWith('commander.')) {
     // commander already printed help, version or the usage error
-    process.exit(e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2);
+    const status = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    if (json && status !== 0) process.stdout.write(JSON.stringify({ error: { kind: 'usage', message: e.message } }, null, 2) + '\n');
+    process.exit(status);
   }
-  if (err instanceof StepError) {
-    process.stderr.write(`\n${TOOL_NAME}: ${err.message}\n`);
-    if (err.details.logTail?.length) process.stderr.write(`--- last ${err.details.logTail.length} log lines ---\n${err.details.logTail.join('\n')}\n`);
-    if (err.details.logPath) process.stderr.write(`full log: ${err.details.logPath}\n`);
-    process.exit(1);
-  }
-  const userFacing = err instanceof UserError || ['SourceFetchError', 'LayerTooLargeError', 'ByteSizeError', 'RecipeError'].includes(e.name);
-  process.stderr.write(`${TOOL_NAME}: ${userFacing ? e.message : (e.stack ?? e.message)}\n`);
-  process.exit(userFacing ? 2 : 1);
+  const status = exitStatusOf(err, controller.signal.aborted);
+  process.stderr.write(formatFailure(err, status, controller.signal.aborted));
+  if (json) process.stdout.write(JSON.stringify(failureJson(err, status, controller.signal.aborted), null, 2) + '\n');
+  process.exit(status);
 }

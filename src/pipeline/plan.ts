@@ -4,7 +4,13 @@ import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
 import type { BuildSpec } from '../recipes/resolve.js';
 import type { RenderedBuild } from '../render/dockerfile.js';
 import { hashInputs } from './hash.js';
+import { DEFAULT_PROFILE } from '../recipes/schema.js';
+import type { StepName } from './step-types.js';
+import { STEPS } from './steps/index.js';
+import type { Platform } from '../recipes/schema.js';
+import { libraryDirs } from '../platforms/registry.js';
 
+/** The steps of a layer build, in order (titles live with the step objects, `steps/index.ts`). */
 export const STEP_NAMES = [
   'resolve',
   'fetch-sources',
@@ -15,20 +21,7 @@ export const STEP_NAMES = [
   'package',
   'check-size',
   'write-manifest',
-] as const;
-export type StepName = (typeof STEP_NAMES)[number];
-
-const STEP_TITLES: Record<StepName, string> = {
-  resolve: 'Resolve recipe, dependencies and platform',
-  'fetch-sources': 'Fetch and verify sources (SHA-256)',
-  'build-image': 'Build toolchain, dependencies and interpreter in Docker',
-  'bundle-libraries': 'Bundle shared libraries the runtime image lacks',
-  assemble: 'Assemble /opt and check ELF files (glibc, arch)',
-  'smoke-test': 'Smoke-test in a clean runtime container',
-  package: 'Write the layer zip',
-  'check-size': "Check size against Lambda's limits",
-  'write-manifest': 'Write the manifest',
-};
+] as const satisfies readonly StepName[];
 
 export interface PlannedSource {
   component: string;
@@ -75,11 +68,32 @@ export interface PlanOptions {
   urlsFor: (source: BuildSpec['interpreter']['sources'][number]) => string[];
   runtimeFiles: RuntimeFileDigest[];
   scriptDigests: Record<string, string>;
+  /** Sonames always bundled on deployable platforms (present in the public images, absent on Lambda). */
+  notOnLambda: readonly string[];
   today: string;
 }
 
+/**
+ * The platform facts that shape an artifact beyond the Dockerfile (which already covers the
+ * build image and the packages installed): where libraries are listed and checked, what is
+ * always bundled, and what the manifest records. Descriptions, lifecycle dates and package
+ * mappings of other recipes do not change a layer, so they are not hashed.
+ */
+export function platformArtifactFacts(platform: Platform, arch: BuildSpec['arch'], notOnLambda: readonly string[]) {
+  return {
+    name: platform.name,
+    deployable: platform.deployable,
+    lambdaRuntime: platform.lambdaRuntime,
+    glibc: platform.glibc,
+    buildImage: platform.buildImage,
+    runtimeImage: platform.runtimeImage,
+    libraryDirs: libraryDirs(platform, arch),
+    alwaysBundle: platform.deployable ? [...notOnLambda] : [],
+  };
+}
+
 export function artifactBaseName(spec: BuildSpec): string {
-  const profile = spec.interpreter.profile === 'minimal' ? '' : `-${spec.interpreter.profile}`;
+  const profile = spec.interpreter.profile === DEFAULT_PROFILE ? '' : `-${spec.interpreter.profile}`;
   return `${spec.interpreter.name}-${spec.interpreter.version}${profile}-${spec.platform.name}-${spec.arch}`;
 }
 
@@ -102,14 +116,17 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
   const inputsHash = hashInputs({
     toolVersion: TOOL_VERSION,
     imageHash,
-    runtimeImage: platform.runtimeImage,
     runtimeFiles: opts.runtimeFiles,
     smoke: interpreter.recipe.smoke,
     profile: interpreter.profileSpec,
-    platform,
+    platform: platformArtifactFacts(platform, spec.arch, opts.notOnLambda),
+    recipe: { name: interpreter.name, version: interpreter.version, license: interpreter.recipe.license },
     maxUnzippedBytes: opts.maxUnzippedBytes,
   });
   const warnings = [...lifecycleWarnings(platform, opts.today)];
+  if (!spec.target.includes('@')) {
+    warnings.push(`${spec.target} names no version: building the newest pinned one, ${interpreter.name}@${interpreter.version} (write ${interpreter.name}@${interpreter.version} to pin it)`);
+  }
   if (!platform.deployable) {
     warnings.push(`platform ${platform.name} is for local verification only: the layer is not meant for Lambda (use al2023 or al2 to deploy)`);
   }
@@ -139,7 +156,7 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
       tag: `lambda-runtime-builder/${interpreter.name}:${interpreter.version}-${interpreter.profile}-${platform.name}-${spec.arch}`,
     },
     stages: rendered.stages,
-    steps: STEP_NAMES.map((name) => ({ name, title: STEP_TITLES[name] })),
+    steps: STEP_NAMES.map((name) => ({ name, title: STEPS[name].title })),
     output: { zip, manifest: `${zip}.json`, log: path.join(opts.outDir, 'logs', `${base}.log`) },
     maxUnzippedBytes: opts.maxUnzippedBytes,
     warnings,

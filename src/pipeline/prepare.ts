@@ -118,6 +118,7 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
     urlsFor: (s) => candidateUrls(s, { mirrors: opts.mirrors, ...(opts.debianBase ? { debianBase: opts.debianBase } : {}) }),
     runtimeFiles: digestEntries(runtimeEntries),
     scriptDigests,
+    notOnLambda: catalog.platforms.notOnLambda,
     today: opts.today ?? new Date().toISOString().slice(0, 10),
   });
   return { spec, rendered, plan, runtimeEntries, scriptPaths, notOnLambda: catalog.platforms.notOnLambda };

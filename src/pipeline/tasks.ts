@@ -1,5 +1,6 @@
 import { ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
-import type { BuildResult, TargetBuild } from './execute.js';
+import type { BuildResult } from './manifest.js';
+import type { BuildRunner } from './runner.js';
 
 export interface TaskContext {
   results: BuildResult[];
@@ -7,70 +8,38 @@ export interface TaskContext {
   failure?: unknown;
 }
 
-async function summarised(ctx: TaskContext, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    ctx.failure ??= err;
-    const first = String((err as Error).message ?? err).split('\n')[0];
-    throw new Error(first);
-  }
-}
-
 /**
- * The listr2 task list for a set of builds: one parent task per target, one
- * subtask per planned step, in plan order. Built without running anything.
+ * The listr2 task list for a set of builds: one parent task per target, one subtask per
+ * planned step, in plan order. listr2 only presents: each subtask asks the target's runner to
+ * execute its step, and the runner owns abort, cleanup and error mapping.
  */
 export function buildTaskList(
-  builds: readonly TargetBuild[],
+  runners: readonly BuildRunner[],
   opts: { verbose: boolean; /** show each step's latest log line under it (terminal renderer) */ liveOutput: boolean },
 ): ListrTask<TaskContext>[] {
-  return builds.map((b) => ({
-    title: `${b.prepared.plan.target} → ${b.prepared.plan.output.zip}`,
+  return runners.map((runner) => ({
+    title: `${runner.prepared.plan.target} → ${runner.prepared.plan.output.zip}`,
     task: async (_ctx, parent) => {
-      const titles = Object.fromEntries(b.prepared.plan.steps.map((s) => [s.name, s.title]));
-      const step = (name: keyof typeof titles & string, fn: () => Promise<string | void>): ListrTask<TaskContext> => ({
-        title: `${name}: ${titles[name]}`,
-        task: async (c, task) => {
-          let outcome: string | undefined;
-          if (opts.liveOutput) b.onOutput = (line) => (task.output = line.slice(0, 200));
-          try {
-            await summarised(c, () =>
-              b.runStep(name as never, async () => {
-                outcome = (await fn()) ?? undefined;
-              }),
-            );
-          } finally {
-            b.onOutput = undefined;
-          }
-          if (outcome !== undefined) task.title = `${name}: ${outcome}`;
-        },
-        rendererOptions: { persistentOutput: opts.verbose },
-      });
-      await b.open();
+      await runner.open();
       return parent.newListr<TaskContext>(
-          [
-            step('resolve', () => b.resolve()),
-            step('fetch-sources', () => b.fetchSources()),
-            step('build-image', () => b.buildImage()),
-            step('bundle-libraries', () => b.bundleLibraries()),
-            step('assemble', () => b.assemble()),
-            step('smoke-test', () => b.smokeTest()),
-            step('package', () => b.package()),
-            step('check-size', () => b.checkSize()),
-            {
-              title: `write-manifest: ${titles['write-manifest']}`,
-              task: async (ctx) => {
-                await summarised(ctx, () =>
-                  b.runStep('write-manifest', async () => {
-                    ctx.results.push(await b.writeManifest());
-                  }),
-                );
-              },
-            },
-          ],
-          { concurrent: false, exitOnError: true },
-        );
+        runner.steps.map((step) => ({
+          title: `${step.name}: ${step.title}`,
+          task: async (ctx, task) => {
+            if (opts.liveOutput) runner.onOutput = (line) => (task.output = line.slice(0, 200));
+            try {
+              task.title = `${step.name}: ${await runner.execute(step)}`;
+            } catch (err) {
+              ctx.failure ??= err;
+              throw new Error(String((err as Error).message ?? err).split('\n')[0]);
+            } finally {
+              runner.onOutput = undefined;
+            }
+            if (step.name === 'write-manifest') ctx.results.push(runner.result());
+          },
+          rendererOptions: { persistentOutput: opts.verbose },
+        })),
+        { concurrent: false, exitOnError: true },
+      );
     },
   }));
 }
@@ -82,10 +51,10 @@ export function rendererOptions(opts: { verbose: boolean; env?: NodeJS.ProcessEn
   const logger = new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) });
   const plain = !tty || Boolean(env['CI']) || opts.verbose;
   return {
+    plain,
     renderer: plain ? ('simple' as const) : ('default' as const),
     rendererOptions: { logger },
     fallbackRenderer: 'simple' as const,
     fallbackRendererOptions: { logger },
   };
 }
-

@@ -50,6 +50,11 @@ export interface FetchOptions extends CandidateOptions {
   signal?: AbortSignal;
   onProgress?: (e: SourceProgress) => void;
   log?: (msg: string) => void;
+  /**
+   * Where to try each source, in order, when the caller has already decided it (the build plan
+   * lists these URLs); default {@link candidateUrls} from `mirrors` and `debianBase`.
+   */
+  urlsFor?: (spec: SourceSpec) => string[];
 }
 
 export interface FetchedSource {
@@ -71,7 +76,7 @@ const USER_AGENT = 'lambda-runtime-builder (source fetch)';
 /** Makes sure the verified file for `spec` is in the cache, downloading it if needed. */
 export async function ensureSource(spec: SourceSpec, opts: FetchOptions): Promise<FetchedSource> {
   validateSourceSpec(spec);
-  const candidates = candidateUrls(spec, opts); // also validates the mirrors
+  const candidates = opts.urlsFor ? opts.urlsFor(spec) : candidateUrls(spec, opts); // also validates the mirrors
   const log = opts.log ?? (() => {});
   const cacheDir = path.resolve(opts.cacheDir);
   const finalPath = cachedSourcePath(cacheDir, spec.sha256);

@@ -6,7 +6,7 @@ import { buildRuntimes } from '../../src/api.js';
 import { withContainer } from '../../src/docker/engine.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { StepError } from '../../src/errors.js';
-import type { BuildResult, Manifest } from '../../src/pipeline/execute.js';
+import type { BuildResult, Manifest } from '../../src/pipeline/manifest.js';
 import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir } from './helpers.js';
 
 // One real build of php@7.4 for debian-bookworm, shared by the tests below.

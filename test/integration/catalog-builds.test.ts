@@ -6,7 +6,7 @@ import { withContainer, type DockerodeEngine } from '../../src/docker/engine.js'
 import { LAMBDA_ENV } from '../../src/lambda.js';
 import { packTar } from '../../src/layer/tar.js';
 import { readZipEntries } from '../../src/layer/zip.js';
-import type { Manifest } from '../../src/pipeline/execute.js';
+import type { Manifest } from '../../src/pipeline/manifest.js';
 import { ourContainers, requireEngine, tempDir } from './helpers.js';
 
 // php@8.2 with the standard profile and a second interpreter (Lua), built together

@@ -83,13 +83,13 @@ describe('--list', () => {
     const php = listing.recipes.filter((r) => r.name === 'php').map((r) => r.version);
     expect(php).toEqual(['7.3.0', '7.3.33', '7.4.33', '8.0.30', '8.1.34', '8.2.32', '8.2.33', '8.3.33', '8.4.24', '8.5.9']);
     const php74 = listing.recipes.find((r) => r.name === 'php' && r.version === '7.4.33')!;
-    expect(php74.pairs).toEqual({ openssl: '1.1.1w', curl: '7.88.1' });
+    expect(php74.pairs).toEqual({ zlib: '1.3.1', openssl: '1.1.1w', curl: '7.88.1' }); // zlib: on al2023-portable only
     const php84 = listing.recipes.find((r) => r.name === 'php' && r.version === '8.4.24')!;
     expect(php84.platforms.find((p) => p.name === 'amzn-2017.03')).toMatchObject({ supported: false });
     expect(php84.platforms.find((p) => p.name === 'amzn-2017.03')!.reason).toContain('c11-compiler-from-php-8.4');
     expect(php84.platforms.find((p) => p.name === 'al2023')).toMatchObject({ supported: true });
     expect(listing.recipes.some((r) => r.name === 'lua')).toBe(true);
-    expect(listing.platforms.map((p) => p.name)).toEqual(['amzn-2017.03', 'al2', 'al2023', 'debian-bullseye', 'debian-bookworm']);
+    expect(listing.platforms.map((p) => p.name)).toEqual(['amzn-2017.03', 'al2', 'al2023', 'al2023-portable', 'debian-bullseye', 'debian-bookworm']);
     for (const r of listing.recipes) for (const s of r.sources) expect(['cached', 'not-probed']).toContain(s.available);
   });
 });

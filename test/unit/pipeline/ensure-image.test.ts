@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DockerEngine } from '../../../src/docker/types.js';
-import { ensureImage } from '../../../src/pipeline/execute.js';
+import { ensureImage } from '../../../src/pipeline/steps/index.js';
 
 /** Just enough of an engine for ensureImage: images present, and what a pull does. */
 function fakeEngine(present: Set<string>, pull: (ref: string) => Promise<void>): DockerEngine {
@@ -37,7 +37,7 @@ describe('ensureImage', () => {
     const err = await ensureImage(engine, 'public.ecr.aws/lambda/provided:al2', 'al2', () => {}).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(
-      /^image public\.ecr\.aws\/lambda\/provided:al2 is not on this machine and could not be pulled\. .*--platform debian-bookworm.*docker load.*no such host$/,
+      /^image public\.ecr\.aws\/lambda\/provided:al2 is not on this machine and could not be pulled\. .*--platform al2023-portable or debian-bookworm.*docker load.*no such host$/,
     );
   });
 });

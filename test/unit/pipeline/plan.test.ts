@@ -39,6 +39,7 @@ function planOptions(extra: Partial<PlanOptions> = {}): PlanOptions {
       'build-autotools.sh': sha256Hex('autotools'),
       'finalize.sh': sha256Hex('finalize'),
     },
+    notOnLambda: ['libgcrypt.so'],
     today: '2026-05-01',
     ...extra,
   };
@@ -282,6 +283,40 @@ describe('makePlan: hashes', () => {
     const c = makePlan(arm, renderBuild(min, catalog.templates), planOptions());
     expect(c.imageHash).not.toBe(a.imageHash);
     expect(c.inputsHash).not.toBe(a.inputsHash);
+  });
+
+  it('notOnLambda shapes a deployable layer (what is always bundled), so it is part of its inputs', () => {
+    const s = resolveBuild(catalog.recipes, 'php@7.4', { platform: catalog.platforms.get('al2023'), arch: 'x86_64' });
+    const r = renderBuild(s, catalog.templates);
+    const a = makePlan(s, r, planOptions());
+    const b = makePlan(s, r, planOptions({ notOnLambda: ['libgcrypt.so', 'libgpg-error.so'] }));
+    expect(b.imageHash).toBe(a.imageHash);
+    expect(b.inputsHash).not.toBe(a.inputsHash);
+    // A local-only platform never force-bundles, so the list cannot change its layers.
+    const d = resolve('php@7.4');
+    const rd = renderBuild(d, catalog.templates);
+    expect(makePlan(d, rd, planOptions({ notOnLambda: ['libfoo.so'] })).inputsHash).toBe(makePlan(d, rd, planOptions()).inputsHash);
+  });
+
+  it("what does not shape the layer leaves inputsHash alone: the platform's description, lifecycle and other recipes' package mappings", () => {
+    const s = resolve('php@7.4');
+    const r = renderBuild(s, catalog.templates);
+    const a = makePlan(s, r, planOptions());
+    const platform = {
+      ...s.platform,
+      description: 'reworded',
+      packages: { ...s.platform.packages, 'some-new-recipe-lib': ['libnew-dev'] },
+    };
+    const s2: BuildSpec = { ...s, platform };
+    const b = makePlan(s2, renderBuild(s2, catalog.templates), planOptions());
+    expect(renderBuild(s2, catalog.templates).dockerfile).toBe(r.dockerfile);
+    expect(b.imageHash).toBe(a.imageHash);
+    expect(b.inputsHash).toBe(a.inputsHash);
+    // ...while the runtime image or the glibc ceiling, which decide checks and bundling, do.
+    const s3: BuildSpec = { ...s, platform: { ...s.platform, runtimeImage: 'debian:bookworm-slim' } };
+    expect(makePlan(s3, r, planOptions()).inputsHash).not.toBe(a.inputsHash);
+    const s4: BuildSpec = { ...s, platform: { ...s.platform, glibc: '2.31' } };
+    expect(makePlan(s4, r, planOptions()).inputsHash).not.toBe(a.inputsHash);
   });
 
   it('the size budget is part of the inputs, not of the image', () => {

@@ -1,0 +1,57 @@
+import type { SizeReport } from '../layer/size.js';
+
+/** What the build wrote beside each zip (`<zip>.json`) and what a run reports per target. */
+export interface SmokeResult {
+  command: string[];
+  output: string;
+  modules?: string[];
+  /** Behaviour checks that passed, with what each printed. */
+  checks?: { name: string; output: string }[];
+}
+
+export interface BuildResult {
+  target: string;
+  status: 'built' | 'up-to-date';
+  zip: string;
+  manifest: string;
+  log: string;
+  zipSha256: string;
+  unzippedBytes: number;
+  zippedBytes: number;
+  durationMs: number;
+  warnings: string[];
+  smoke?: SmokeResult;
+  size?: SizeReport;
+}
+
+export interface Manifest {
+  tool: { name: string; version: string };
+  recipe: {
+    name: string;
+    version: string;
+    profile: string;
+    /** SPDX id of the interpreter's licence (published as the layer's LicenseInfo). */
+    license?: string;
+    sources: { name: string; url: string; sha256: string }[];
+    /** Names of the recipe's rules that applied to this build (flags, packages, post-build steps). */
+    rules: string[];
+  };
+  dependencies: { name: string; version: string; rule: string; overridden: boolean; sources: { name: string; url: string; sha256: string }[] }[];
+  libraries: {
+    /** Built from pinned, checksum-verified sources (see dependencies and recipe). */
+    builtFromSource: { name: string; version: string }[];
+    /** Copied from the build image's platform packages into lib/. */
+    bundled: { soname: string; from: string; package?: string; packageVersion?: string; neededBy: string[] }[];
+    /** Left to the runtime image (the platform's own). */
+    fromRuntimeImage: string[];
+  };
+  platform: { name: string; deployable: boolean; lambdaRuntime: string | null; glibc: string; buildImage: string; runtimeImage: string };
+  arch: string;
+  zip: { file: string; sha256: string; bytes: number };
+  unzippedBytes: number;
+  smoke: SmokeResult;
+  buildDurationMs: number;
+  builtAt: string;
+  inputsHash: string;
+}
+

@@ -1,0 +1,126 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TOOL_NAME, TOOL_VERSION } from '../../paths.js';
+import { sha256Hex } from '../hash.js';
+import type { BuildResult, Manifest } from '../manifest.js';
+import { describeFsError, tempNameFor } from '../output-files.js';
+import type { PreparedBuild } from '../prepare.js';
+import type { Step, StepContext } from '../step-types.js';
+
+/** Is the artifact on disk exactly what these inputs would produce? */
+export async function upToDate(prepared: PreparedBuild): Promise<Manifest | null> {
+  try {
+    const manifest = JSON.parse(await readFile(prepared.plan.output.manifest, 'utf8')) as Manifest;
+    if (manifest.inputsHash !== prepared.plan.inputsHash) return null;
+    const zip = await readFile(prepared.plan.output.zip);
+    return sha256Hex(zip) === manifest.zip.sha256 ? manifest : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What an up-to-date artifact reports (nothing was run). */
+export function upToDateResult(prepared: PreparedBuild, manifest: Manifest): BuildResult {
+  const { plan } = prepared;
+  return {
+    target: plan.target,
+    status: 'up-to-date',
+    zip: plan.output.zip,
+    manifest: plan.output.manifest,
+    log: plan.output.log,
+    zipSha256: manifest.zip.sha256,
+    unzippedBytes: manifest.unzippedBytes,
+    zippedBytes: manifest.zip.bytes,
+    durationMs: 0,
+    warnings: plan.warnings,
+    smoke: manifest.smoke,
+  };
+}
+
+/** The manifest of a completed build, from the plan and the steps' outputs. */
+export function makeManifest(ctx: Pick<StepContext, 'prepared' | 'output'>, durationMs: number, builtAt: string): Manifest {
+  const { plan, spec } = ctx.prepared;
+  const libs = ctx.output('bundle-libraries');
+  const zip = ctx.output('package');
+  const src = (s: { name: string; url: string; sha256: string }) => ({ name: s.name, url: s.url, sha256: s.sha256 });
+  return {
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    recipe: {
+      name: plan.name,
+      version: plan.version,
+      profile: plan.profile,
+      ...(spec.interpreter.recipe.license ? { license: spec.interpreter.recipe.license } : {}),
+      sources: spec.interpreter.sources.map(src),
+      rules: spec.interpreter.rules.map((r) => r.name),
+    },
+    dependencies: spec.dependencies.map((d) => ({ name: d.name, version: d.version, rule: d.pairing.name, overridden: d.pairing.overridden, sources: d.sources.map(src) })),
+    libraries: {
+      builtFromSource: spec.dependencies.map((d) => ({ name: d.name, version: d.version })),
+      bundled: libs.bundle.bundle.map((b) => {
+        const owner = libs.packages.get(b.path);
+        return { soname: b.soname, from: b.path, ...(owner ? { package: owner.package, packageVersion: owner.version } : {}), neededBy: b.neededBy };
+      }),
+      fromRuntimeImage: libs.bundle.provided,
+    },
+    platform: {
+      name: spec.platform.name,
+      deployable: spec.platform.deployable,
+      lambdaRuntime: spec.platform.lambdaRuntime,
+      glibc: spec.platform.glibc,
+      buildImage: spec.platform.buildImage,
+      runtimeImage: spec.platform.runtimeImage,
+    },
+    arch: spec.arch,
+    zip: { file: path.basename(plan.output.zip), sha256: zip.sha256, bytes: zip.zip.length },
+    unzippedBytes: ctx.output('check-size').size.unzippedBytes,
+    smoke: ctx.output('smoke-test'),
+    buildDurationMs: durationMs,
+    builtAt,
+    inputsHash: plan.inputsHash,
+  };
+}
+
+/** Move the zip into place, then write the manifest beside it (both atomically). */
+export const writeManifest: Step<'write-manifest'> = {
+  name: 'write-manifest',
+  title: 'Write the manifest',
+  async run(ctx) {
+    const { plan } = ctx.prepared;
+    const durationMs = Date.now() - ctx.startedAt;
+    const manifest = makeManifest(ctx, durationMs, new Date().toISOString());
+    // Both files are written under temporary names first; only then do they take their names.
+    const manifestTemp = ctx.tempFile(tempNameFor(plan.output.manifest));
+    try {
+      await writeFile(manifestTemp, JSON.stringify(manifest, null, 2) + '\n');
+    } catch (err) {
+      throw describeFsError(err, plan.output.manifest, 'the manifest');
+    }
+    for (const [temp, file] of [
+      [ctx.output('package').tempPath, plan.output.zip],
+      [manifestTemp, plan.output.manifest],
+    ] as const) {
+      try {
+        await rename(temp, file);
+      } catch (err) {
+        throw describeFsError(err, file, file === plan.output.zip ? 'the layer zip' : 'the manifest');
+      }
+      ctx.keepFile(temp);
+    }
+    const size = ctx.output('check-size');
+    const result: BuildResult = {
+      target: plan.target,
+      status: 'built',
+      zip: plan.output.zip,
+      manifest: plan.output.manifest,
+      log: plan.output.log,
+      zipSha256: manifest.zip.sha256,
+      unzippedBytes: manifest.unzippedBytes,
+      zippedBytes: manifest.zip.bytes,
+      durationMs,
+      warnings: [...ctx.output('resolve').warnings, ...size.warnings],
+      smoke: manifest.smoke,
+      size: size.size,
+    };
+    return { value: result, summary: path.basename(plan.output.manifest) };
+  },
+};

@@ -1,0 +1,84 @@
+import { withContainer } from '../../docker/engine.js';
+import type { Container, ExecResult } from '../../docker/types.js';
+import { LAMBDA_ENV, PREFIX } from '../../lambda.js';
+import { packTar } from '../../layer/tar.js';
+import type { SmokeResult } from '../manifest.js';
+import type { Step, StepContext } from '../step-types.js';
+import { KEEP_ALIVE } from './libraries.js';
+
+type Env = Record<string, string>;
+
+async function exec(ctx: StepContext, c: Container, command: string[], env: Env): Promise<ExecResult & { printed: string }> {
+  const r = await c.exec(command, { env });
+  return { ...r, printed: (r.stdout + r.stderr).trim() };
+}
+
+async function checkVersion(ctx: StepContext, c: Container, env: Env): Promise<SmokeResult> {
+  const { spec } = ctx.prepared;
+  const smoke = spec.interpreter.recipe.smoke!;
+  const v = await exec(ctx, c, smoke.version.command, env);
+  ctx.log(`$ ${smoke.version.command.join(' ')}\n${v.printed}`);
+  const expect = smoke.version.expect.replaceAll('{version}', spec.interpreter.version);
+  if (v.exitCode !== 0) throw new Error(`${smoke.version.command.join(' ')} exited ${v.exitCode}: ${v.printed.split('\n').slice(0, 5).join(' | ')}`);
+  if (!`${v.printed}\n`.includes(expect)) {
+    throw new Error(`${smoke.version.command.join(' ')} printed "${v.printed.split('\n')[0]}", expected it to contain "${expect.trim()}"`);
+  }
+  return { command: smoke.version.command, output: v.printed };
+}
+
+async function checkModules(ctx: StepContext, c: Container, env: Env): Promise<string[] | undefined> {
+  const { spec } = ctx.prepared;
+  const command = spec.interpreter.recipe.smoke!.modules?.command;
+  if (!command) return undefined;
+  const m = await exec(ctx, c, command, env);
+  if (m.exitCode !== 0) throw new Error(`${command.join(' ')} exited ${m.exitCode}: ${m.printed}`);
+  const modules = m.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('['))
+    .map((l) => l.toLowerCase());
+  const profile = spec.interpreter.profileSpec;
+  const absent = profile.mustLoad.filter((x) => !modules.includes(x.toLowerCase()));
+  const unwanted = profile.mustNotLoad.filter((x) => modules.includes(x.toLowerCase()));
+  if (absent.length) throw new Error(`profile ${spec.interpreter.profile} needs modules that do not load: ${absent.join(', ')} (loaded: ${modules.join(', ')})`);
+  if (unwanted.length) throw new Error(`profile ${spec.interpreter.profile} says these must not load by default, but they do: ${unwanted.join(', ')}`);
+  return modules;
+}
+
+async function behaviourChecks(ctx: StepContext, c: Container, env: Env): Promise<{ name: string; output: string }[]> {
+  const { spec } = ctx.prepared;
+  const passed: { name: string; output: string }[] = [];
+  for (const check of spec.interpreter.recipe.smoke!.checks ?? []) {
+    if (check.profiles && !check.profiles.includes(spec.interpreter.profile)) continue;
+    if (ctx.signal.aborted) break;
+    const r = await exec(ctx, c, check.command, env);
+    ctx.log(`check ${check.name}: ${r.printed}`);
+    if (r.exitCode !== 0 || !new RegExp(check.expect, 'm').test(r.printed)) {
+      throw new Error(
+        `check '${check.name}' failed (${check.reason}): ${check.command.join(' ')} exited ${r.exitCode} and printed "${r.printed.slice(0, 300)}", expected /${check.expect}/`,
+      );
+    }
+    passed.push({ name: check.name, output: r.printed });
+  }
+  return passed;
+}
+
+export const smokeTest: Step<'smoke-test'> = {
+  name: 'smoke-test',
+  title: 'Smoke-test in a clean runtime container',
+  async run(ctx) {
+    const { plan } = ctx.prepared;
+    const env = { PATH: LAMBDA_ENV.PATH, LD_LIBRARY_PATH: LAMBDA_ENV.LD_LIBRARY_PATH };
+    const { layer } = ctx.output('assemble');
+    const value = await withContainer(ctx.engine, { image: plan.images.runtime, entrypoint: KEEP_ALIVE, cmd: [], env }, async (c) => {
+      await c.putArchive(packTar(layer, { prefix: PREFIX.slice(1) }), '/');
+      await c.start();
+      const result = await checkVersion(ctx, c, env);
+      const modules = await checkModules(ctx, c, env);
+      if (modules) result.modules = modules;
+      result.checks = await behaviourChecks(ctx, c, env);
+      return result;
+    });
+    return { value, summary: value.output.split('\n')[0]! };
+  },
+};
