@@ -32,7 +32,7 @@ fi
 log "Docker engine $(docker version --format '{{.Server.Version}}') is up"
 
 # No registry is reachable here: make each Debian base image from Debian's archive.
-for suite in ${LRB_BASE_SUITES:-bookworm}; do
+for suite in ${LRB_BASE_SUITES:-bookworm bullseye}; do
   if docker image inspect "debian:$suite" >/dev/null 2>&1; then
     log "image debian:$suite present"
     continue
@@ -44,4 +44,10 @@ for suite in ${LRB_BASE_SUITES:-bookworm}; do
   $SUDO tar -C "$dir" -c . | docker import - "debian:$suite" >/dev/null
   $SUDO rm -rf "$dir"
   log "image debian:$suite created"
+done
+
+# Images and services the tests use beyond the base images (each script is idempotent).
+for extra in .ci/make-glibc-image.sh .ci/setup-services.sh; do
+  script="$(dirname "$0")/$(basename "$extra")"
+  if [[ -f "$script" ]]; then bash "$script"; fi
 done

@@ -8,6 +8,9 @@ set -eu
 
 lrb_log() { printf '[lrb] %s\n' "$*"; }
 
+# Every source is compiled here (see lrb_unpack).
+LRB_BUILD_ROOT=/usr/src/lrb/build
+
 # Unpack "$LRB_SOURCE" into the build directory and cd into its single top-level dir.
 # Reproducible builds (two builds without Docker's cache give byte-identical layers):
 # - the directory is always the same, since compilers embed source paths (OpenSSL's error records);
@@ -16,7 +19,7 @@ lrb_log() { printf '[lrb] %s\n' "$*"; }
 # - PHP records a fixed system name instead of `uname -a` (which names the build container).
 lrb_unpack() {
   : "${LRB_SOURCE:?LRB_SOURCE is not set}"
-  work=/usr/src/lrb/build
+  work=$LRB_BUILD_ROOT
   rm -rf "$work"
   mkdir -p "$work"
   lrb_log "unpacking $(basename "$LRB_SOURCE")"
@@ -32,6 +35,15 @@ lrb_unpack() {
   PHP_UNAME=${PHP_UNAME:-"Linux lambda-runtime-builder $(uname -m)"}
   export SOURCE_DATE_EPOCH PHP_UNAME
   lrb_log "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH ($(date -u -d "@$SOURCE_DATE_EPOCH" 2>/dev/null || echo "$SOURCE_DATE_EPOCH"))"
+}
+
+# Preprocessor flag that keeps the build directory out of the binaries: __FILE__ (PHP's
+# zend_bailout(), assertions) then names `php-7.4.33/Zend/zend.c`, not /usr/src/lrb/build/...
+# gcc 8+ and clang 10+ know -fmacro-prefix-map; older compilers (gcc 4.8 on amzn-2017.03, gcc 7 on
+# al2) get nothing, so only their binaries keep the path.
+lrb_prefix_map_cppflags() {
+  flag="-fmacro-prefix-map=$LRB_BUILD_ROOT/="
+  if echo 'int lrb;' | "${CC:-cc}" "$flag" -x c -c -o /dev/null - 2>/dev/null; then echo "$flag"; fi
 }
 
 # Number of parallel compile jobs: every core the engine gives us.

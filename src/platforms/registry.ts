@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { formatIssues } from '../recipes/registry.js';
 import { platformsFileSchema, type Arch, type Platform } from '../recipes/schema.js';
 
-export const DEFAULT_PLATFORM = 'al2';
+export const DEFAULT_PLATFORM = 'al2023';
 export const DEFAULT_ARCH: Arch = 'x86_64';
 
 const TRIPLETS: Record<Arch, string> = { x86_64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
@@ -49,6 +49,11 @@ export class PlatformRegistry {
   list(): Platform[] {
     return [...this.platforms.values()];
   }
+}
+
+/** Debian's multiarch triplet of an architecture (`x86_64-linux-gnu`), as in `/usr/lib/<triplet>`. */
+export function multiarchTriplet(arch: Arch): string {
+  return TRIPLETS[arch];
 }
 
 /** Library directories of a platform's runtime image for one architecture. */

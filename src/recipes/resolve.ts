@@ -1,3 +1,4 @@
+import { DEFAULT_PROFILE } from './schema.js';
 import { UserError } from '../errors.js';
 import type { Arch, DependencyRule, Platform, Profile, Recipe, RecipeVersion, SourceSpec } from './schema.js';
 import type { RecipeRegistry } from './registry.js';
@@ -82,7 +83,12 @@ function resolveVersion(registry: RecipeRegistry, req: TargetRequest): { version
   return { version: recipe.versions.find((v) => v.version === picked)!, recipe, file };
 }
 
-function applyRules(recipe: Recipe, version: string, profile: string | undefined): {
+/** A rule or dependency limited to some library policies applies only on a platform with one of them. */
+function policyApplies(policies: readonly string[] | undefined, platform: Platform): boolean {
+  return !policies || (platform.libraryPolicy !== undefined && policies.includes(platform.libraryPolicy));
+}
+
+function applyRules(recipe: Recipe, version: string, profile: string | undefined, platform: Platform): {
   args: string[];
   packages: string[];
   rules: AppliedRule[];
@@ -96,6 +102,7 @@ function applyRules(recipe: Recipe, version: string, profile: string | undefined
     if (!satisfies(version, rule.when)) continue;
     if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
     if (rule.excludePlatforms) continue; // checked by checkPlatformRules
+    if (!policyApplies(rule.libraryPolicies, platform)) continue;
     args.push(...(rule.args ?? []));
     packages.push(...(rule.packages ?? []));
     rules.push({ name: rule.name, reason: rule.reason });
@@ -139,26 +146,40 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
   }
   checkPlatformRules(recipe, version.version, opts.platform);
   const profiles = recipe.profiles ?? {};
-  const profileName = opts.profile ?? 'minimal';
+  const profileName = opts.profile ?? DEFAULT_PROFILE;
   const profileSpec = profiles[profileName];
   if (!profileSpec) {
     throw new UserError(`${recipe.name} has no profile '${profileName}': use one of ${Object.keys(profiles).join(', ')} (--profile)`);
   }
 
   const overrides = new Map<string, TargetRequest>();
+  const deps = (recipe.dependencies ?? []).filter((d) => policyApplies(d.libraryPolicies, opts.platform));
   for (const w of opts.with ?? []) {
     const o = parseTarget(w);
-    if (!recipe.dependencies?.some((d) => d.name === o.name)) {
+    const declared = recipe.dependencies?.find((d) => d.name === o.name);
+    if (declared && !deps.includes(declared)) {
+      throw new UserError(
+        `--with ${w}: ${recipe.name} builds ${o.name} only on platforms with library policy ${declared.libraryPolicies!.join(' or ')}; ` +
+          `platform ${opts.platform.name} uses its own (drop --with ${o.name}, or build for such a platform)`,
+      );
+    }
+    if (!declared) {
       throw new UserError(
         `--with ${w}: ${recipe.name} does not depend on '${o.name}'` +
           (recipe.dependencies?.length ? ` (its dependencies: ${recipe.dependencies.map((d) => d.name).join(', ')})` : ' (it has no dependencies)'),
+      );
+    }
+    if (!w.includes('@')) {
+      const rule = pairingRule(recipe, version.version, o.name, declared.rules);
+      throw new UserError(
+        `--with ${w} names no version: write --with ${o.name}@VERSION (rule '${rule.name}' picks ${o.name} ${rule.default} for ${recipe.name} ${version.version}; allowed: ${rule.allowed})`,
       );
     }
     overrides.set(o.name, o);
   }
 
   const dependencies: ResolvedDependency[] = [];
-  for (const dep of recipe.dependencies ?? []) {
+  for (const dep of deps) {
     const rule = pairingRule(recipe, version.version, dep.name, dep.rules);
     const override = overrides.get(dep.name);
     const chosen = resolveVersion(registry, override ?? { name: dep.name, request: rule.default, text: `${dep.name}@${rule.default}` });
@@ -168,7 +189,7 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
       );
     }
     checkPlatformRules(chosen.recipe, chosen.version.version, opts.platform);
-    const applied = applyRules(chosen.recipe, chosen.version.version, undefined);
+    const applied = applyRules(chosen.recipe, chosen.version.version, undefined, opts.platform);
     dependencies.push({
       name: dep.name,
       version: chosen.version.version,
@@ -180,7 +201,12 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
     });
   }
 
-  const applied = applyRules(recipe, version.version, profileName);
+  const applied = applyRules(recipe, version.version, profileName, opts.platform);
+  // A platform package that a dependency of this build builds from source is not installed:
+  // every component links the built one (e.g. zlib on the portable platform).
+  const built = new Set(dependencies.map((d) => d.name));
+  const notBuilt = (p: string) => !built.has(p);
+  for (const d of dependencies) d.packages = d.packages.filter(notBuilt);
   return {
     target,
     interpreter: {
@@ -190,7 +216,7 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
       recipeFile: file,
       sources: version.sources,
       args: [...applied.args, ...profileSpec.args],
-      packages: [...applied.packages, ...profileSpec.packages],
+      packages: [...applied.packages, ...profileSpec.packages].filter(notBuilt),
       rules: applied.rules,
       postBuild: applied.postBuild,
       profile: profileName,

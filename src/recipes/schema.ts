@@ -1,6 +1,9 @@
 import semver from 'semver';
 import { z } from 'zod';
 
+/** The profile a build uses when none is named; every interpreter recipe must have it. */
+export const DEFAULT_PROFILE = 'minimal';
+
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a SHA-256)');
 const fileName = z
   .string()
@@ -11,6 +14,15 @@ const semverRange = z
   .refine((r) => semver.validRange(r) !== null, 'must be a semver range, e.g. <8.1.0 or >=1.0.1 <3.0.0');
 const name = z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
 
+/**
+ * Which libraries a layer may take from the system it runs on. `glibc-only` (portable layers): glibc's
+ * own libraries and nothing else; every other library ships in the layer (see src/elf/policy.ts).
+ * A platform without a policy may use whatever its runtime image has.
+ */
+export const LIBRARY_POLICIES = ['glibc-only'] as const;
+export const libraryPolicySchema = z.enum(LIBRARY_POLICIES);
+export type LibraryPolicy = z.infer<typeof libraryPolicySchema>;
+
 export const sourceSchema = z.strictObject({
   name: fileName,
   url: z.url(),
@@ -18,6 +30,18 @@ export const sourceSchema = z.strictObject({
   debianPath: z
     .string()
     .regex(/^pool\/main\/[a-z0-9]+\/[^/]+\/[^/]+$/, 'must look like pool/main/<letter>/<srcpkg>/<file>')
+    .optional(),
+  /**
+   * The pinned bytes are a repack of the upstream release (Debian's `+dfsg` `.orig` tarballs drop
+   * files Debian cannot ship), not the upstream tarball itself: who repacked it, the upstream
+   * release it stands for, and why it is used.
+   */
+  repack: z
+    .strictObject({
+      by: z.enum(['debian']),
+      upstream: z.url(),
+      reason: z.string().min(10),
+    })
     .optional(),
 });
 
@@ -32,6 +56,8 @@ export const ruleSchema = z.strictObject({
   packages: z.array(z.string()).optional(),
   /** Platforms this version cannot be built for; building for one is refused with the reason. */
   excludePlatforms: z.array(z.string()).optional(),
+  /** Applies only on platforms with one of these library policies (e.g. portable `glibc-only`). */
+  libraryPolicies: z.array(libraryPolicySchema).min(1).optional(),
   /**
    * Scripts run in the component's stage after its build script, in order, each with its
    * arguments (e.g. trimming a platform library before the layer ships it).
@@ -63,8 +89,17 @@ export const recipeSchema = z
     name,
     kind: z.enum(['interpreter', 'library']),
     description: z.string(),
+    /** SPDX licence id (or expression) of what the recipe builds; published as a layer's LicenseInfo. */
+    license: z.string().min(1).max(512).optional(),
     dependencies: z
-      .array(z.strictObject({ name, rules: z.array(dependencyRuleSchema).min(1) }))
+      .array(
+        z.strictObject({
+          name,
+          /** Built only on platforms with one of these library policies; on every platform when absent. */
+          libraryPolicies: z.array(libraryPolicySchema).min(1).optional(),
+          rules: z.array(dependencyRuleSchema).min(1),
+        }),
+      )
       .optional(),
     build: z.strictObject({
       script: fileName,
@@ -108,8 +143,8 @@ export const recipeSchema = z
   .superRefine((recipe, ctx) => {
     if (recipe.kind === 'interpreter') {
       if (!recipe.smoke) ctx.addIssue({ code: 'custom', path: ['smoke'], message: 'an interpreter needs a smoke test' });
-      if (!recipe.profiles || !recipe.profiles['minimal'])
-        ctx.addIssue({ code: 'custom', path: ['profiles'], message: "an interpreter needs at least a 'minimal' profile" });
+      if (!recipe.profiles || !recipe.profiles[DEFAULT_PROFILE])
+        ctx.addIssue({ code: 'custom', path: ['profiles'], message: `an interpreter needs at least a '${DEFAULT_PROFILE}' profile` });
     }
     const seen = new Set<string>();
     recipe.versions.forEach((v, i) => {
@@ -144,6 +179,10 @@ export const platformSchema = z.strictObject({
   buildImage: z.string().min(1),
   runtimeImage: z.string().min(1),
   packageManager: z.enum(['apt', 'yum', 'dnf']),
+  /** See LIBRARY_POLICIES; absent: the layer may use every library of the runtime image. */
+  libraryPolicy: libraryPolicySchema.optional(),
+  /** A script of this repository that creates `runtimeImage` locally (it is not in any registry). */
+  makeRuntimeImage: z.string().regex(/^\.ci\/[a-z0-9-]+\.sh$/, 'must name a script under .ci/, e.g. .ci/make-glibc-image.sh').optional(),
   arches: z.array(z.enum(['x86_64', 'arm64'])).min(1),
   libraryDirs: z.array(z.string().startsWith('/')).min(1),
   lifecycle: z

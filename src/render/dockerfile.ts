@@ -22,7 +22,8 @@ export interface RenderedBuild {
   stages: string[];
 }
 
-export const PREFIX = '/opt';
+export { PREFIX } from '../lambda.js';
+import { PREFIX } from '../lambda.js';
 const SRC_DIR = '/usr/src/lrb/sources';
 const SCRIPT_DIR = '/usr/src/lrb/scripts';
 

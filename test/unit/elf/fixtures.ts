@@ -76,6 +76,11 @@ export interface SyntheticElfOptions {
   soname?: string;
   interpreter?: string;
   verneed?: Array<{ file: string; versions: string[] }>;
+  /** DT_RPATH / DT_RUNPATH values. */
+  rpath?: string;
+  runpath?: string;
+  /** More strings for the file to carry (in .dynstr), as compiled-in paths would be. */
+  strings?: string[];
   /** Write a section header table (default true). Without it, readers must use program headers. */
   sections?: boolean;
 }
@@ -121,6 +126,9 @@ export function buildSyntheticElf(o: SyntheticElfOptions): SyntheticElf {
   };
   const needed = (o.needed ?? []).map(str);
   const soname = o.soname !== undefined ? str(o.soname) : undefined;
+  const rpath = o.rpath !== undefined ? str(o.rpath) : undefined;
+  const runpath = o.runpath !== undefined ? str(o.runpath) : undefined;
+  (o.strings ?? []).forEach(str);
   const verneed = (o.verneed ?? []).map((n) => ({ file: str(n.file), versions: n.versions.map(str) }));
 
   const phnum = o.interpreter !== undefined ? 3 : 2;
@@ -138,6 +146,8 @@ export function buildSyntheticElf(o: SyntheticElfOptions): SyntheticElf {
   const dynEntries: Array<[number, number]> = [
     ...needed.map((v): [number, number] => [1, v]),
     ...(soname !== undefined ? [[14, soname] as [number, number]] : []),
+    ...(rpath !== undefined ? [[15, rpath] as [number, number]] : []),
+    ...(runpath !== undefined ? [[29, runpath] as [number, number]] : []),
     [5, BASE + dynstrOff],
     [10, strSize],
     ...(verneed.length > 0 ? ([[0x6ffffffe, BASE + verneedOff], [0x6fffffff, verneed.length]] as Array<[number, number]>) : []),

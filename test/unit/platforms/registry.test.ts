@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/errors.js';
-import { paths } from '../../../src/paths.js';
+import { PACKAGE_ROOT, paths } from '../../../src/paths.js';
 import {
   DEFAULT_ARCH,
   DEFAULT_PLATFORM,
@@ -9,6 +10,7 @@ import {
   checkArch,
   libraryDirs,
   lifecycleWarnings,
+  multiarchTriplet,
   platformPackages,
 } from '../../../src/platforms/registry.js';
 import { RecipeRegistry } from '../../../src/recipes/registry.js';
@@ -18,12 +20,15 @@ beforeAll(async () => {
   platforms = await PlatformRegistry.load(paths.platforms);
 });
 
-const ALL = ['amzn-2017.03', 'al2', 'al2023', 'debian-bullseye', 'debian-bookworm'];
+const ALL = ['amzn-2017.03', 'al2', 'al2023', 'al2023-portable', 'debian-bullseye', 'debian-bookworm'];
 
 describe('PlatformRegistry', () => {
   it('loads the platforms in file order; the default exists', () => {
     expect(platforms.names()).toEqual(ALL);
-    expect(platforms.get(DEFAULT_PLATFORM).name).toBe('al2');
+    // What Lambda runs today: provided.al2 is blocked for creates and updates since 2026.
+    expect(DEFAULT_PLATFORM).toBe('al2023');
+    expect(platforms.get(DEFAULT_PLATFORM).lambdaRuntime).toBe('provided.al2023');
+    expect(platforms.get(DEFAULT_PLATFORM).lifecycle?.createBlocked).toBeUndefined();
     expect(DEFAULT_ARCH).toBe('x86_64');
     expect(platforms.notOnLambda).toContain('libgcrypt.so');
   });
@@ -31,15 +36,16 @@ describe('PlatformRegistry', () => {
   it('unknown platform → UserError listing every name', () => {
     expect(() => platforms.get('al2025')).toThrow(UserError);
     expect(() => platforms.get('al2025')).toThrow(
-      "unknown platform 'al2025': use one of amzn-2017.03, al2, al2023, debian-bullseye, debian-bookworm (--platform)",
+      "unknown platform 'al2025': use one of amzn-2017.03, al2, al2023, al2023-portable, debian-bullseye, debian-bookworm (--platform)",
     );
   });
 
-  it('only Amazon Linux platforms are deployable, with the Lambda runtime names', () => {
+  it('Amazon Linux platforms and the portable one are deployable, with the Lambda runtime names', () => {
     expect(platforms.list().map((p) => [p.name, p.deployable, p.lambdaRuntime, p.packageManager])).toEqual([
       ['amzn-2017.03', true, 'provided', 'yum'],
       ['al2', true, 'provided.al2', 'yum'],
       ['al2023', true, 'provided.al2023', 'dnf'],
+      ['al2023-portable', true, 'provided.al2023', 'apt'],
       ['debian-bullseye', false, null, 'apt'],
       ['debian-bookworm', false, null, 'apt'],
     ]);
@@ -57,6 +63,39 @@ describe('PlatformRegistry', () => {
     for (const p of platforms.list()) {
       expect(() => platformPackages(p, [...used], 'test'), p.name).not.toThrow();
     }
+  });
+
+  it('al2023-portable: built in Debian 11 for provided.al2023, glibc-only, proven in the local glibc-only image', () => {
+    const p = platforms.get('al2023-portable');
+    const al2023 = platforms.get('al2023');
+    expect(p.buildImage).toBe('debian:bullseye');
+    expect(p.glibc).toBe(platforms.get('debian-bullseye').glibc);
+    expect(p.glibc).toBe('2.31');
+    // Built on an older glibc than the target's: runs there (never the other way round).
+    expect(Number(p.glibc.split('.')[1])).toBeLessThanOrEqual(Number(al2023.glibc.split('.')[1]));
+    expect(p.lambdaRuntime).toBe(al2023.lambdaRuntime);
+    expect(p.libraryPolicy).toBe('glibc-only');
+    expect(p.runtimeImage).toBe('lambda-runtime-builder/glibc-only:bullseye-x86_64');
+    expect(p.arches).toEqual(['x86_64']);
+    expect(p.lifecycle).toBeUndefined();
+    // The script that makes the runtime image is in the repository and tags exactly that image.
+    const script = readFileSync(path.join(PACKAGE_ROOT, p.makeRuntimeImage!), 'utf8');
+    expect(script).toContain('tag="lambda-runtime-builder/glibc-only:$suite-$arch"');
+    expect(script).toContain('suite=${LRB_GLIBC_SUITE:-bullseye}');
+    expect(script).toContain('arch=${LRB_GLIBC_ARCH:-x86_64}');
+    // Its glibc lives in the multiarch dir (Debian 11 is not merged-/usr) and the loader in /lib64.
+    expect(libraryDirs(p, 'x86_64')).toEqual(['/lib/x86_64-linux-gnu', '/lib64']);
+    // Only the portable platform has a library policy.
+    expect(platforms.list().filter((x) => x.libraryPolicy).map((x) => x.name)).toEqual(['al2023-portable']);
+  });
+
+  it('a library policy or runtime-image script the schema does not know → the field path', () => {
+    const data = JSON.parse(readFileSync(paths.platforms, 'utf8')) as { platforms: Record<string, unknown>[] };
+    data.platforms[3]!['libraryPolicy'] = 'musl-only';
+    data.platforms[2]!['makeRuntimeImage'] = '/usr/local/bin/make-image';
+    const run = () => PlatformRegistry.parse(JSON.stringify(data), 'platforms.json');
+    expect(run).toThrow(/platforms\.json: platforms\[3\]\.libraryPolicy: /);
+    expect(run).toThrow(/platforms\.json: platforms\[2\]\.makeRuntimeImage: must name a script under \.ci\//);
   });
 
   it('invalid platform data → the file and field path', () => {
@@ -152,10 +191,18 @@ describe('lifecycleWarnings', () => {
     expect(w[0]).toContain('--platform al2023');
   });
 
-  it('none for al2023 (supported until 2029) and Debian (not a Lambda runtime)', () => {
+  it('none for al2023 (supported until 2029), al2023-portable and Debian (not a Lambda runtime)', () => {
     expect(lifecycleWarnings(platforms.get('al2023'), '2026-11-21')).toEqual([]);
+    expect(lifecycleWarnings(platforms.get('al2023-portable'), '2026-11-21')).toEqual([]);
     expect(lifecycleWarnings(platforms.get('debian-bookworm'), '2026-11-21')).toEqual([]);
     expect(lifecycleWarnings(platforms.get('debian-bullseye'), '2099-01-01')).toEqual([]);
+  });
+});
+
+describe('multiarchTriplet', () => {
+  it("names Debian's triplet per arch", () => {
+    expect(multiarchTriplet('x86_64')).toBe('x86_64-linux-gnu');
+    expect(multiarchTriplet('arm64')).toBe('aarch64-linux-gnu');
   });
 });
 

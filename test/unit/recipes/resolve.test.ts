@@ -27,8 +27,8 @@ const PHP_BASE_ARGS = [
 ];
 
 describe('the catalog', () => {
-  it('loads the four built-in recipes', () => {
-    expect(catalog.recipes.list().map((l) => l.recipe.name)).toEqual(['curl', 'lua', 'openssl', 'php']);
+  it('loads the five built-in recipes', () => {
+    expect(catalog.recipes.list().map((l) => l.recipe.name)).toEqual(['curl', 'lua', 'openssl', 'php', 'zlib']);
     expect(catalog.recipes.versionsOf('php')).toEqual([
       '7.3.0', '7.3.33', '7.4.33', '8.0.30', '8.1.34', '8.2.32', '8.2.33', '8.3.33', '8.4.24', '8.5.9',
     ]);
@@ -103,7 +103,7 @@ describe('resolveBuild: interpreter versions', () => {
 
   it('unknown recipe → error naming the known ones', () => {
     expect(() => resolve('python@3.12')).toThrow(UserError);
-    expect(() => resolve('python@3.12')).toThrow(/unknown recipe 'python': known recipes are curl, lua, openssl, php/);
+    expect(() => resolve('python@3.12')).toThrow(/unknown recipe 'python': known recipes are curl, lua, openssl, php, zlib/);
   });
 
   it('a library as target → error pointing at --with and naming its users', () => {
@@ -204,7 +204,7 @@ describe('resolveBuild: dependency pairing', () => {
 
   it('--with lua@5.4 is refused: not a dependency', () => {
     expect(() => resolve('php@8.2', { with: ['lua@5.4'] })).toThrow(
-      "--with lua@5.4: php does not depend on 'lua' (its dependencies: openssl, curl)",
+      "--with lua@5.4: php does not depend on 'lua' (its dependencies: zlib, openssl, curl)",
     );
     expect(() => resolve('lua', { with: ['openssl@3.5'] })).toThrow(
       "--with openssl@3.5: lua does not depend on 'openssl' (it has no dependencies)",
@@ -345,5 +345,72 @@ describe('resolveBuild: profiles and per-version rules', () => {
     const spec = resolve('php@8.2', { platform: catalog.platforms.get('al2023'), arch: 'arm64' });
     expect(spec.platform.name).toBe('al2023');
     expect(spec.arch).toBe('arm64');
+  });
+});
+
+describe('resolveBuild: the portable platform (library policy glibc-only)', () => {
+  const portable = () => ({ platform: catalog.platforms.get('al2023-portable') });
+  const deps = (spec: BuildSpec) => spec.dependencies.map((d) => `${d.name}@${d.version}`);
+
+  it.each(['php@7.3', 'php@7.4', 'php@8.0', 'php@8.2', 'php@8.5'])('%s builds zlib from source first, on every profile', (target) => {
+    for (const profile of ['minimal', 'standard']) {
+      const spec = resolve(target, { ...portable(), profile });
+      expect(deps(spec)[0]).toBe('zlib@1.3.1');
+      expect(spec.dependencies[0]!.pairing.name).toBe('zlib-from-source-on-portable');
+      expect(spec.dependencies.map((d) => d.name)).toEqual(['zlib', 'openssl', 'curl']);
+    }
+  });
+
+  it('nowhere else: the other platforms keep their own zlib package', () => {
+    for (const name of ['al2', 'al2023', 'amzn-2017.03', 'debian-bullseye', 'debian-bookworm']) {
+      const spec = resolve('php@7.4', { platform: catalog.platforms.get(name) });
+      expect(spec.dependencies.map((d) => d.name), name).toEqual(['openssl', 'curl']);
+      expect(spec.interpreter.packages, name).toContain('zlib');
+      expect(spec.dependencies[1]!.packages, name).toEqual(['zlib']);
+    }
+  });
+
+  it("no component installs the platform's zlib when zlib is built (curl and PHP link the built one)", () => {
+    const spec = resolve('php@7.4', portable());
+    expect(spec.interpreter.packages).not.toContain('zlib');
+    for (const d of spec.dependencies) expect(d.packages, d.name).not.toContain('zlib');
+    // Other packages stay: standard still installs libxml2, sqlite3, icu from the platform.
+    expect(resolve('php@8.2', { ...portable(), profile: 'standard' }).interpreter.packages).toEqual(
+      expect.arrayContaining(['libxml2', 'sqlite3', 'icu', 'oniguruma', 'icu-tools']),
+    );
+  });
+
+  it('the zlib source is a pinned Debian repack, saying so', () => {
+    const zlib = resolve('php@7.4', portable()).dependencies[0]!;
+    expect(zlib.sources).toEqual([
+      expect.objectContaining({
+        name: 'zlib_1.3.dfsg+really1.3.1.orig.tar.gz',
+        sha256: '60dd315c07f616887caa029408308a018ace66e3d142726a97db164b3b8f69fb',
+        debianPath: 'pool/main/z/zlib/zlib_1.3.dfsg+really1.3.1.orig.tar.gz',
+        repack: expect.objectContaining({ by: 'debian', upstream: 'https://zlib.net/fossils/zlib-1.3.1.tar.gz' }),
+      }),
+    ]);
+    expect(zlib.recipe.license).toBe('Zlib');
+  });
+
+  it('PHP 7.x uses its own crypt() instead of libcrypt there (rule bundled-crypt-without-libcrypt-before-php-8)', () => {
+    const spec = resolve('php@7.4', portable());
+    expect(spec.interpreter.args).toContain('ac_cv_lib_crypt_crypt=no');
+    expect(spec.interpreter.rules.map((r) => r.name)).toContain('bundled-crypt-without-libcrypt-before-php-8');
+    expect(resolve('php@7.3', portable()).interpreter.args).toContain('ac_cv_lib_crypt_crypt=no');
+    // PHP 8 never links libcrypt unless asked; other platforms have libcrypt on the system.
+    expect(resolve('php@8.2', portable()).interpreter.args).not.toContain('ac_cv_lib_crypt_crypt=no');
+    expect(resolve('php@7.4').interpreter.args).not.toContain('ac_cv_lib_crypt_crypt=no');
+    expect(resolve('php@7.4', { platform: catalog.platforms.get('debian-bullseye') }).interpreter.rules.map((r) => r.name)).not.toContain(
+      'bundled-crypt-without-libcrypt-before-php-8',
+    );
+  });
+
+  it('--with zlib@1.3.1 works on the portable platform and is refused elsewhere, saying why', () => {
+    expect(resolve('php@7.4', { ...portable(), with: ['zlib@1.3.1'] }).dependencies[0]!.pairing.overridden).toBe(true);
+    expect(() => resolve('php@7.4', { with: ['zlib@1.3.1'] })).toThrow(UserError);
+    expect(() => resolve('php@7.4', { with: ['zlib@1.3.1'] })).toThrow(
+      '--with zlib@1.3.1: php builds zlib only on platforms with library policy glibc-only; platform al2 uses its own (drop --with zlib, or build for such a platform)',
+    );
   });
 });

@@ -36,9 +36,9 @@ async function loadError(files: Record<string, string | Json>): Promise<{ err: E
 
 describe('RecipeRegistry.load: broken recipes name the file and the field path', () => {
   it('accepts unchanged copies of the real recipes', async () => {
-    const dir = dirWith({ 'php.json': real('php'), 'lua.json': real('lua'), 'openssl.json': real('openssl'), 'curl.json': real('curl') });
+    const dir = dirWith({ 'php.json': real('php'), 'lua.json': real('lua'), 'openssl.json': real('openssl'), 'curl.json': real('curl'), 'zlib.json': real('zlib') });
     const reg = await RecipeRegistry.load([dir]);
-    expect(reg.list().map((l) => l.recipe.name)).toEqual(['curl', 'lua', 'openssl', 'php']);
+    expect(reg.list().map((l) => l.recipe.name)).toEqual(['curl', 'lua', 'openssl', 'php', 'zlib']);
     expect(reg.get('php').file).toBe(path.join(dir, 'php.json'));
   });
 
@@ -87,6 +87,26 @@ describe('RecipeRegistry.load: broken recipes name the file and the field path',
     php.rules[3].profiles = ['standard', 'fat'];
     const { err, dir } = await loadError({ 'php.json': php });
     expect(err.message).toContain(`${path.join(dir, 'php.json')}: rules[3].profiles: unknown profile 'fat'`);
+  });
+
+  it('a repacked source must say who repacked what and why → versions[0].sources[0].repack.*', async () => {
+    const zlib = real('zlib');
+    zlib.versions[0].sources[0].repack = { by: 'ubuntu', upstream: 'zlib-1.3.1.tar.gz' };
+    const { err, dir } = await loadError({ 'zlib.json': zlib });
+    const file = path.join(dir, 'zlib.json');
+    expect(err.message).toContain(`${file}: versions[0].sources[0].repack.by: `);
+    expect(err.message).toContain(`${file}: versions[0].sources[0].repack.upstream: `);
+    expect(err.message).toContain(`${file}: versions[0].sources[0].repack.reason: `);
+  });
+
+  it('an unknown library policy on a dependency or a rule → its field path', async () => {
+    const php = real('php');
+    php.dependencies[0].libraryPolicies = ['musl-only'];
+    php.rules[0].libraryPolicies = [];
+    const { err, dir } = await loadError({ 'php.json': php });
+    const file = path.join(dir, 'php.json');
+    expect(err.message).toContain(`${file}: dependencies[0].libraryPolicies[0]: `);
+    expect(err.message).toContain(`${file}: rules[0].libraryPolicies: `);
   });
 
   it('unknown profile in a smoke check → smoke.checks[N].profiles', async () => {

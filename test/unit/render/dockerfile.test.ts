@@ -18,6 +18,8 @@ const MATRIX: Record<string, { versions: string[]; profiles: string[]; noProfile
   lua: { versions: ['5.4.7', '5.4.8'], profiles: ['minimal', 'standard'], noProfile: ['full'] },
 };
 const AMAZON = ['amzn-2017.03', 'al2', 'al2023'] as const;
+/** Deployable platforms built elsewhere (Debian 11 for provided.al2023), snapshotted like Amazon Linux. */
+const PORTABLE = ['al2023-portable'] as const;
 
 let catalog: Catalog;
 beforeAll(async () => {
@@ -59,10 +61,10 @@ describe('catalog matches the snapshot matrix', () => {
   });
 });
 
-describe('Dockerfile snapshots: every php and lua version × Amazon Linux × profile', () => {
+describe('Dockerfile snapshots: every php and lua version × Amazon Linux and portable × profile', () => {
   for (const [name, m] of Object.entries(MATRIX)) {
     for (const version of m.versions) {
-      for (const platform of AMAZON) {
+      for (const platform of [...AMAZON, ...PORTABLE]) {
         for (const profile of m.profiles) {
           if (name === 'php' && platform === 'amzn-2017.03' && /^8\.[4-9]/.test(version)) {
             it(`${name}@${version} ${profile} on ${platform} is refused by rule c11-compiler-from-php-8.4`, () => {
@@ -283,6 +285,56 @@ describe('Dockerfile structure', () => {
     expect(() => renderBuild(bad, catalog.templates)).toThrow(
       /php 8\.2\.33 needs package 'libsodium', which platform al2 does not map/,
     );
+  });
+});
+
+describe('the portable platform (al2023-portable)', () => {
+  it('builds zlib from its pinned source right after the toolchain, then OpenSSL, curl and the interpreter on top', () => {
+    for (const profile of ['minimal', 'standard']) {
+      const r = render('php@7.4', 'al2023-portable', profile);
+      expect(r.stages).toEqual(['toolchain', 'dep-zlib', 'dep-openssl', 'dep-curl', 'interpreter']);
+      expect(r.dockerfile.split('\n').filter((l) => l.startsWith('FROM '))).toEqual([
+        'FROM debian:bullseye AS toolchain',
+        'FROM toolchain AS dep-zlib',
+        'FROM dep-zlib AS dep-openssl',
+        'FROM dep-openssl AS dep-curl',
+        'FROM dep-curl AS interpreter',
+      ]);
+      expect(stage(r.dockerfile, 'dep-zlib')).toBe(
+        'FROM toolchain AS dep-zlib\n' +
+          'COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/\n' +
+          'COPY sources/zlib_1.3.dfsg+really1.3.1.orig.tar.gz /usr/src/lrb/sources/\n' +
+          'RUN LRB_SOURCE=/usr/src/lrb/sources/zlib_1.3.dfsg+really1.3.1.orig.tar.gz LRB_PREFIX=/opt LRB_VERSION=1.3.1 \\\n' +
+          '    sh /usr/src/lrb/scripts/build-autotools.sh\n',
+      );
+    }
+  });
+
+  it("never installs Debian's zlib: curl and PHP link the built one", () => {
+    for (const version of ['7.3.33', '7.4.33', '8.2.33', '8.5.9']) {
+      for (const profile of ['minimal', 'standard']) {
+        expect(render(`php@${version}`, 'al2023-portable', profile).dockerfile, `${version} ${profile}`).not.toContain('zlib1g-dev');
+      }
+    }
+    // The Debian platform with the same base image still installs it.
+    expect(stage(render('php@7.4', 'debian-bullseye').dockerfile, 'interpreter')).toContain('zlib1g-dev');
+  });
+
+  it('minimal installs nothing beyond the toolchain; PHP 7.x is told not to link libcrypt', () => {
+    const d = render('php@7.4', 'al2023-portable').dockerfile;
+    expect(d.match(/apt-get install/g)).toHaveLength(1);
+    expect(stage(d, 'interpreter')).toMatch(/ --with-zlib ac_cv_lib_crypt_crypt=no\n/);
+    expect(render('php@8.2', 'al2023-portable').dockerfile).not.toContain('ac_cv_lib_crypt_crypt');
+  });
+
+  it('carries its sources as context files, zlib first', () => {
+    const r = render('php@7.4', 'al2023-portable');
+    expect(r.files.filter((f) => f.kind === 'source').map((f) => f.path)).toEqual([
+      'sources/zlib_1.3.dfsg+really1.3.1.orig.tar.gz',
+      'sources/openssl-1.1.1w.tar.gz',
+      'sources/curl-7.88.1.tar.gz',
+      'sources/php-7.4.33.tar.xz',
+    ]);
   });
 });
 

@@ -1,0 +1,51 @@
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRuntimes } from '../../src/api.js';
+import type { DockerodeEngine } from '../../src/docker/engine.js';
+import { invokeLayer } from '../../src/invoke/index.js';
+import type { Manifest } from '../../src/pipeline/manifest.js';
+import { REPO_ROOT, ourContainers, requireEngine, tempDir } from './helpers.js';
+
+// A deployable provided.al2023 layer built here: compiled in Debian 11, smoke-tested (the
+// recipe's checks) in an image holding nothing but Debian 11's glibc and a static busybox.
+let engine: DockerodeEngine;
+let out: { dir: string; cleanup: () => Promise<void> };
+let manifest: Manifest;
+let zip: string;
+
+beforeAll(async () => {
+  engine = await requireEngine();
+  out = await tempDir('lrb-it-portable-');
+  const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+  zip = report.results[0]!.zip;
+  manifest = JSON.parse(await readFile(report.results[0]!.manifest, 'utf8')) as Manifest;
+});
+
+afterAll(async () => {
+  await out?.cleanup();
+});
+
+describe('al2023-portable: php@7.4 minimal', () => {
+  it('is deployable to provided.al2023 and bundles nothing from the build distro', () => {
+    expect(path.basename(zip)).toBe('php-7.4.33-al2023-portable-x86_64.zip');
+    expect(manifest.platform).toMatchObject({ name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023', glibc: '2.31' });
+    // zlib, OpenSSL and curl come from pinned sources; no Debian package is copied in.
+    expect(manifest.libraries.bundled).toEqual([]);
+    expect(manifest.libraries.builtFromSource.map((l) => l.name)).toEqual(['zlib', 'openssl', 'curl']);
+    expect(manifest.smoke.output).toMatch(/^PHP 7\.4\.33 \(cli\)/);
+    expect(manifest.smoke.checks?.map((c) => c.name)).toEqual(expect.arrayContaining(['tls-keygen', 'ca-bundle-default', 'one-openssl']));
+  });
+
+  it('serves invocations through its bootstrap in the glibc-only image', async () => {
+    const result = await invokeLayer({
+      layer: zip,
+      engine,
+      functionPath: path.join(REPO_ROOT, 'examples/hello'),
+      handler: 'hello',
+      events: ['{"name":"World"}'],
+    });
+    expect(result.invocations.map((i) => i.body)).toEqual(['"Hello, World!"']);
+    expect(await ourContainers(engine)).toEqual([]);
+  });
+});
