@@ -100,7 +100,7 @@ Exit status: 0 built or up to date; 1 a build step failed; 2 bad input; 130 inte
 // Before the subcommands exist, so that they inherit it: a usage error exits 2 everywhere.
 program.enablePositionalOptions();
 program.exitOverride();
-(await import('./publish-commands.js')).registerDeployCommands(program); // TEMP-LRB-PUBLISH
+(await import('./publish-commands.js')).registerDeployCommands(program);
 
 program.command('cache-prune', { hidden: false })
   .description('remove cached sources (all, or those unused for --older-than days)')

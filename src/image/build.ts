@@ -1,0 +1,80 @@
+/**
+ * `image`: a Lambda container image from a built layer (zip + manifest), built by the engine
+ * from a tar context streamed to it: the rendered Dockerfile (see context.ts) and the layer's
+ * files under opt/ with their modes and symlinks.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { DockerodeEngine } from '../docker/engine.js';
+import type { DockerEngine, RegistryEngine } from '../docker/types.js';
+import type { BuildEvent } from '../docker/build-output.js';
+import { UserError } from '../errors.js';
+import { packTar } from '../layer/tar.js';
+import { readZipEntries } from '../layer/zip.js';
+import { readLayerInput } from '../publish/input.js';
+import { checkRepo, contextEntries, DEFAULT_IMAGE_REPO, dockerPlatform, imageLabels, imageTag, renderImage, type BaseKind, type ImageManifest } from './context.js';
+
+export type ImageEngine = DockerEngine & RegistryEngine;
+
+const extraFields = z.object({
+  platform: z.object({ runtimeImage: z.string().min(1) }),
+  inputsHash: z.string(),
+});
+
+export interface BuildLayerImageOptions {
+  /** The zip or its manifest (`<zip>.json`). */
+  layer: string;
+  /** Repository of the tag (default `lambda-runtime-builder/<recipe>`). */
+  repo?: string | undefined;
+  engine?: ImageEngine;
+  onEvent?: (event: BuildEvent) => void;
+}
+
+export interface LayerImage {
+  /** `repo:tag`. */
+  image: string;
+  repo: string;
+  tag: string;
+  id: string;
+  kind: BaseKind;
+  baseImage: string;
+  entrypoint: string[];
+  labels: Record<string, string>;
+}
+
+export async function buildLayerImage(o: BuildLayerImageOptions): Promise<LayerImage> {
+  const input = await readLayerInput(o.layer); // the zip must be the one the manifest describes
+  const extra = extraFields.safeParse(JSON.parse(await readFile(input.manifestFile, 'utf8')));
+  if (!extra.success) throw new UserError(`${input.manifestFile} lacks platform.runtimeImage or inputsHash: rebuild the layer with this tool`);
+  const manifest: ImageManifest = {
+    ...input.manifest,
+    platform: { ...input.manifest.platform, runtimeImage: extra.data.platform.runtimeImage },
+    inputsHash: extra.data.inputsHash,
+  };
+  const repo = o.repo ?? `${DEFAULT_IMAGE_REPO}/${manifest.recipe.name}`;
+  const bad = checkRepo(repo);
+  if (bad) throw new UserError(`--repo ${bad}`);
+  const tag = imageTag(manifest);
+  const rendered = renderImage(manifest);
+  const labels = imageLabels(manifest);
+
+  const engine = o.engine ?? new DockerodeEngine();
+  await engine.ping();
+  const base = manifest.platform.runtimeImage;
+  if ((await engine.inspectImage(base)) === null) {
+    try {
+      await engine.pullImage(base, o.onEvent);
+    } catch (err) {
+      throw new UserError(`the runtime image ${base} is not in the Docker engine and cannot be pulled (${(err as Error).message}): pull or create it first`);
+    }
+  }
+  const entries = contextEntries(rendered, await readZipEntries(input.zipFile));
+  const info = await engine.buildImage({
+    context: packTar(entries),
+    tag: `${repo}:${tag}`,
+    labels,
+    platform: dockerPlatform(manifest.arch),
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+  });
+  return { image: `${repo}:${tag}`, repo, tag, id: info.id, kind: rendered.kind, baseImage: base, entrypoint: rendered.entrypoint, labels };
+}

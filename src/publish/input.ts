@@ -1,0 +1,99 @@
+/**
+ * The layer to publish: its manifest (`<zip>.json`) and the zip beside it, checked against each
+ * other. Accepts the path of either.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../errors.js';
+import type { PublishManifest } from './layer-facts.js';
+import type { PublishedRecord } from './results.js';
+
+const manifestSchema = z.object({
+  tool: z.object({ name: z.string(), version: z.string() }),
+  recipe: z.object({ name: z.string(), version: z.string(), profile: z.string(), license: z.string().optional() }),
+  platform: z.object({ name: z.string(), deployable: z.boolean(), lambdaRuntime: z.string().nullable() }),
+  arch: z.string(),
+  zip: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() }),
+});
+
+export interface LayerInput {
+  manifestFile: string;
+  zipFile: string;
+  manifest: PublishManifest;
+  zipBytes: number;
+}
+
+/** `x.zip` or `x.zip.json` → both paths. */
+export function layerPaths(given: string): { manifestFile: string; zipFile: string } {
+  return given.endsWith('.json') ? { manifestFile: given, zipFile: given.slice(0, -'.json'.length) } : { manifestFile: `${given}.json`, zipFile: given };
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Reads the manifest and proves the zip beside it is the one it describes (SHA-256 and size). */
+export async function readLayerInput(given: string): Promise<LayerInput> {
+  const { manifestFile } = layerPaths(given);
+  let text: string;
+  try {
+    text = await readFile(manifestFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'ENOENT' ? `${manifestFile} does not exist: give a layer built by build-runtime (its zip or <zip>.json)` : `cannot read ${manifestFile}: ${(err as Error).message}`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`${manifestFile} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = manifestSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UserError(`${manifestFile} is not a layer manifest: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const manifest = parsed.data;
+  const zipFile = path.join(path.dirname(manifestFile), path.basename(manifest.zip.file));
+  let bytes: number;
+  try {
+    bytes = (await stat(zipFile)).size;
+  } catch {
+    throw new UserError(`${zipFile} (named by ${manifestFile}) does not exist: rebuild the layer`);
+  }
+  const actual = await sha256File(zipFile);
+  if (actual !== manifest.zip.sha256 || bytes !== manifest.zip.bytes) {
+    throw new UserError(
+      `${zipFile} does not match ${manifestFile}: SHA-256 ${actual} (${bytes} bytes), the manifest says ${manifest.zip.sha256} (${manifest.zip.bytes} bytes); rebuild the layer, publish nothing you cannot trace`,
+    );
+  }
+  return { manifestFile, zipFile, manifest, zipBytes: bytes };
+}
+
+export function recordPath(zipFile: string): string {
+  return `${zipFile}.published.json`;
+}
+
+export async function readRecord(file: string): Promise<PublishedRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as PublishedRecord;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (err instanceof SyntaxError) return undefined; // a broken record is rewritten from this run
+    throw err;
+  }
+}
+
+/** Written to a temporary name in the same directory, then renamed: never half-written. */
+export async function writeRecordAtomically(file: string, record: PublishedRecord): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  await writeFile(tmp, JSON.stringify(record, null, 2) + '\n');
+  await rename(tmp, file);
+}
