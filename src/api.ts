@@ -9,7 +9,7 @@ import { ensureWritableDir } from './pipeline/output-files.js';
 import { BuildRunner } from './pipeline/runner.js';
 import { buildToolchain, stepsOf, upToDate, upToDateResult } from './pipeline/steps/index.js';
 import { selectImagesToPrune } from './pipeline/images.js';
-import { loadCatalog, prepareTarget, type PreparedBuild } from './pipeline/prepare.js';
+import { loadCatalog, prepareTarget, type Catalog, type PreparedBuild } from './pipeline/prepare.js';
 import { buildTaskList, rendererOptions, type TaskContext } from './pipeline/tasks.js';
 import { DEFAULT_ARCH, DEFAULT_PLATFORM } from './platforms/registry.js';
 import { defaultCacheDir } from './sources/index.js';
@@ -26,6 +26,8 @@ export interface BuildRuntimeOptions {
   debianBase?: string;
   maxUnzippedBytes?: number;
   recipeDirs?: string[];
+  /** The built-in catalog, when the caller has loaded it already (used only without `recipeDirs`). */
+  catalog?: Catalog;
   offline?: boolean;
   force?: boolean;
   /** Build images without Docker's layer cache (a truly cold build); implies force. */
@@ -78,7 +80,8 @@ export async function planRuntimes(o: BuildRuntimeOptions): Promise<PreparedBuil
   if (d.maxUnzippedBytes <= 0 || d.maxUnzippedBytes > LAMBDA_MAX_UNZIPPED_BYTES) {
     throw new UserError(`--max-unzipped must be between 1 and ${LAMBDA_MAX_UNZIPPED_BYTES} bytes (Lambda's limit), got ${d.maxUnzippedBytes}`);
   }
-  const catalog = await loadCatalog(o.recipeDirs ?? []);
+  // The CLI has the built-in catalog already (its help is built from it): load it once per run.
+  const catalog = o.catalog && !o.recipeDirs?.length ? o.catalog : await loadCatalog(o.recipeDirs ?? []);
   const prepared: PreparedBuild[] = [];
   for (const t of o.targets) {
     prepared.push(

@@ -5,6 +5,7 @@ import { DockerodeEngine } from '../docker/engine.js';
 import { loadCatalog } from '../pipeline/prepare.js';
 import { DEFAULT_PROFILE } from '../recipes/schema.js';
 import { exitStatusOf, failureJson, formatFailure } from './errors.js';
+import { registerDeployCommands } from './publish-commands.js';
 import { catalogListing, formatCatalog } from '../catalog.js';
 import { UserError } from '../errors.js';
 import { LAMBDA_MAX_UNZIPPED_BYTES } from '../lambda.js';
@@ -88,7 +89,7 @@ const program = new Command()
     'after',
     `
 Examples:
-  npm run build-runtime -- php@8.2 --platform al2023-portable   a deployable provided.al2023 layer, built here
+  npm run build-runtime -- php@8.2.32 --platform al2023-portable  a deployable provided.al2023 layer, built here
   npm run build-runtime php@7.3                                  default platform ${DEFAULT_PLATFORM} (needs Amazon Linux images)
   npm run build-runtime -- php@7.4 --platform debian-bookworm   local proof only, from Debian's mirror
   npm run build-runtime -- php@7.4 --dry-run --json              show the plan as JSON
@@ -100,7 +101,7 @@ Exit status: 0 built or up to date; 1 a build step failed; 2 bad input; 130 inte
 // Before the subcommands exist, so that they inherit it: a usage error exits 2 everywhere.
 program.enablePositionalOptions();
 program.exitOverride();
-(await import('./publish-commands.js')).registerDeployCommands(program);
+registerDeployCommands(program);
 
 program.command('cache-prune', { hidden: false })
   .description('remove cached sources (all, or those unused for --older-than days)')
@@ -194,6 +195,7 @@ program.action(async (targets: string[], o: CliOptions) => {
     ...(o.debianBase ? { debianBase: o.debianBase } : {}),
     ...(o.maxUnzipped !== undefined ? { maxUnzippedBytes: o.maxUnzipped } : {}),
     recipeDirs: o.recipes,
+    ...(catalog ? { catalog } : {}),
     jobs: o.jobs,
     offline: Boolean(o.offline),
     force: Boolean(o.force),
@@ -250,7 +252,7 @@ try {
     process.exit(status);
   }
   const status = exitStatusOf(err, controller.signal.aborted);
-  process.stderr.write(formatFailure(err, status, controller.signal.aborted));
+  process.stderr.write(formatFailure(err, status));
   if (json) process.stdout.write(JSON.stringify(failureJson(err, status, controller.signal.aborted), null, 2) + '\n');
   process.exit(status);
 }

@@ -18,7 +18,7 @@ export function exitStatusOf(err: unknown, aborted: boolean): number {
 }
 
 /** What stderr shows: one line for a user's mistake, the step and its log tail for a failed step. */
-export function formatFailure(err: unknown, status: number, aborted: boolean, env: NodeJS.ProcessEnv = process.env): string {
+export function formatFailure(err: unknown, status: number, env: NodeJS.ProcessEnv = process.env): string {
   if (status === 130) return `${TOOL_NAME}: interrupted; containers removed, no layer written\n`;
   const e = err as Error;
   if (err instanceof StepError) {

@@ -3,8 +3,6 @@
  * from a tar context streamed to it: the rendered Dockerfile (see context.ts) and the layer's
  * files under opt/ with their modes and symlinks.
  */
-import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { DockerodeEngine } from '../docker/engine.js';
 import type { DockerEngine, RegistryEngine } from '../docker/types.js';
 import type { BuildEvent } from '../docker/build-output.js';
@@ -15,11 +13,6 @@ import { readLayerInput } from '../publish/input.js';
 import { checkRepo, contextEntries, DEFAULT_IMAGE_REPO, dockerPlatform, imageLabels, imageTag, renderImage, type BaseKind, type ImageManifest } from './context.js';
 
 export type ImageEngine = DockerEngine & RegistryEngine;
-
-const extraFields = z.object({
-  platform: z.object({ runtimeImage: z.string().min(1) }),
-  inputsHash: z.string(),
-});
 
 export interface BuildLayerImageOptions {
   /** The zip or its manifest (`<zip>.json`). */
@@ -44,13 +37,10 @@ export interface LayerImage {
 
 export async function buildLayerImage(o: BuildLayerImageOptions): Promise<LayerImage> {
   const input = await readLayerInput(o.layer); // the zip must be the one the manifest describes
-  const extra = extraFields.safeParse(JSON.parse(await readFile(input.manifestFile, 'utf8')));
-  if (!extra.success) throw new UserError(`${input.manifestFile} lacks platform.runtimeImage or inputsHash: rebuild the layer with this tool`);
-  const manifest: ImageManifest = {
-    ...input.manifest,
-    platform: { ...input.manifest.platform, runtimeImage: extra.data.platform.runtimeImage },
-    inputsHash: extra.data.inputsHash,
-  };
+  const { runtimeImage } = input.manifest.platform;
+  const { inputsHash } = input.manifest;
+  if (!runtimeImage || inputsHash === undefined) throw new UserError(`${input.manifestFile} lacks platform.runtimeImage or inputsHash: rebuild the layer with this tool`);
+  const manifest: ImageManifest = { ...input.manifest, platform: { ...input.manifest.platform, runtimeImage }, inputsHash };
   const repo = o.repo ?? `${DEFAULT_IMAGE_REPO}/${manifest.recipe.name}`;
   const bad = checkRepo(repo);
   if (bad) throw new UserError(`--repo ${bad}`);

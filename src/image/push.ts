@@ -9,7 +9,7 @@ import { DockerodeEngine } from '../docker/engine.js';
 import type { BuildEvent } from '../docker/build-output.js';
 import type { RegistryAuth } from '../docker/types.js';
 import { UserError } from '../errors.js';
-import { DEFAULT_MAX_ATTEMPTS, type AwsClientOptions } from '../publish/aws.js';
+import { sdkClientConfig, type AwsClientOptions } from '../publish/aws.js';
 import type { ImageEngine } from './build.js';
 import { checkRepo } from './context.js';
 
@@ -59,13 +59,7 @@ export async function parseRegistryAuth(value: string, host: string, env: NodeJS
 
 /** ECR's token for a registry: base64 of `AWS:<password>`. */
 export async function ecrAuth(host: string, region: string, aws: AwsClientOptions): Promise<RegistryAuth> {
-  const client = new ECRClient({
-    region,
-    maxAttempts: aws.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-    retryMode: aws.retryMode ?? 'adaptive',
-    ...(aws.profile ? { profile: aws.profile } : {}),
-    ...(aws.endpointUrl ? { endpoint: aws.endpointUrl } : {}),
-  });
+  const client = new ECRClient(sdkClientConfig(aws, region, aws.endpointUrl));
   try {
     const out = await client.send(new GetAuthorizationTokenCommand({}));
     const token = out.authorizationData?.[0]?.authorizationToken;

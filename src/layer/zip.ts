@@ -9,9 +9,6 @@
  * give the same bytes on every Node version and machine, and its level 9 is about 2.5% smaller
  * on a layer's binaries than the zlib bundled with Node 20 (measured by `npm run bench`).
  */
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { Zip, ZipDeflate, ZipPassThrough, type DeflateOptions } from 'fflate';
 import yauzl from 'yauzl';
 import {
@@ -115,40 +112,6 @@ export async function buildZip(entries: LayerEntry[], opts: BuildZipOptions = {}
   if (failure) throw failure;
   if (!finished) throw new Error('the zip writer did not finish');
   return Buffer.concat(chunks);
-}
-
-/**
- * Writes `zip` to `path` atomically: a temporary file in the same directory (created
- * exclusively), fsync, rename over `path`, then a best-effort fsync of the directory. On any
- * error the temporary file is removed and `path` is left as it was.
- */
-export async function writeZipAtomic(path: string, zip: Buffer): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let renamed = false;
-  try {
-    const handle = await open(tmp, 'wx', 0o644);
-    try {
-      await handle.writeFile(zip);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
-    renamed = true;
-  } finally {
-    if (!renamed) await unlink(tmp).catch(() => undefined);
-  }
-  try {
-    const dirHandle = await open(dir, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
-  } catch {
-    // Directory fsync is not supported everywhere; the rename itself has succeeded.
-  }
 }
 
 async function readStream(stream: NodeJS.ReadableStream): Promise<Buffer> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OutputPathError } from '../errors.js';
 
@@ -33,7 +33,10 @@ export function describeFsError(err: unknown, file: string, what: string): Outpu
  * real reason (EROFS, EACCES...) by creating a directory in it.
  */
 async function realCause(err: unknown, dir: string): Promise<unknown> {
-  if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  // `mkdir -p` over an existing file says EEXIST: the real trouble is that it is not a directory.
+  if (code === 'EEXIST') return Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  if (code !== 'ENOENT') return err;
   let parent = path.dirname(path.resolve(dir));
   for (;;) {
     const info = await stat(parent).catch(() => null);
@@ -62,15 +65,37 @@ export function tempNameFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Write `data` to `file` through a temporary name and a rename: readers see all or nothing. */
+/**
+ * Write `data` to `file` through a temporary name beside it, fsync and a rename: readers see the
+ * old file or the whole new one, never a part; a failure leaves the old file and no temporary.
+ */
 export async function writeFileAtomic(file: string, data: string | Buffer, what = 'file'): Promise<void> {
   const tmp = tempNameFor(file);
+  let renamed = false;
   try {
-    await writeFile(tmp, data);
+    const handle = await open(tmp, 'wx', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, file);
+    renamed = true;
   } catch (err) {
-    await removeQuietly(tmp);
     throw describeFsError(err, file, what);
+  } finally {
+    if (!renamed) await removeQuietly(tmp);
+  }
+  try {
+    const dir = await open(path.dirname(file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch {
+    // Directory fsync is not supported everywhere; the rename itself has succeeded.
   }
 }
 

@@ -32,15 +32,20 @@ export function endpointFor(o: AwsClientOptions, region: string): string | undef
   return o.regionEndpoints?.[region] ?? o.endpointUrl;
 }
 
-export function createRegionClients(o: AwsClientOptions, region: string, env: NodeJS.ProcessEnv = process.env): RegionClients {
-  const endpoint = endpointFor(o, region);
-  const common = {
+/** What every SDK client of the tool is given: region, the SDK's retry strategy, profile, endpoint. */
+export function sdkClientConfig(o: AwsClientOptions, region: string, endpoint: string | undefined = endpointFor(o, region)) {
+  return {
     region,
     maxAttempts: o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     retryMode: o.retryMode ?? 'adaptive',
     ...(o.profile ? { profile: o.profile } : {}),
     ...(endpoint ? { endpoint } : {}),
   };
+}
+
+export function createRegionClients(o: AwsClientOptions, region: string, env: NodeJS.ProcessEnv = process.env): RegionClients {
+  const endpoint = endpointFor(o, region);
+  const common = sdkClientConfig(o, region, endpoint);
   const lambda = new LambdaClient(common);
   // A custom endpoint (a local server, a proxy) serves buckets by path, not by host name.
   const customS3 = Boolean(endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL);

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../pipeline/output-files.js';
 import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
@@ -14,9 +15,10 @@ import type { PublishedRecord } from './results.js';
 const manifestSchema = z.object({
   tool: z.object({ name: z.string(), version: z.string() }),
   recipe: z.object({ name: z.string(), version: z.string(), profile: z.string(), license: z.string().optional() }),
-  platform: z.object({ name: z.string(), deployable: z.boolean(), lambdaRuntime: z.string().nullable() }),
+  platform: z.object({ name: z.string(), deployable: z.boolean(), lambdaRuntime: z.string().nullable(), runtimeImage: z.string().min(1).optional() }),
   arch: z.string(),
   zip: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() }),
+  inputsHash: z.string().optional(),
 });
 
 export interface LayerInput {
@@ -93,7 +95,5 @@ export async function readRecord(file: string): Promise<PublishedRecord | undefi
 
 /** Written to a temporary name in the same directory, then renamed: never half-written. */
 export async function writeRecordAtomically(file: string, record: PublishedRecord): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, JSON.stringify(record, null, 2) + '\n');
-  await rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n', 'the publish record');
 }

@@ -25,7 +25,9 @@ export type LambdaArchitecture = (typeof LAMBDA_ARCHITECTURES)[number];
 /** The fields of a manifest that publishing uses. */
 export type PublishManifest = Pick<Manifest, 'tool' | 'arch' | 'zip'> & {
   recipe: Pick<Manifest['recipe'], 'name' | 'version' | 'profile'> & { license?: string | undefined };
-  platform: Pick<Manifest['platform'], 'name' | 'deployable' | 'lambdaRuntime'>;
+  platform: Pick<Manifest['platform'], 'name' | 'deployable' | 'lambdaRuntime'> & { runtimeImage?: string | undefined };
+  /** Read too, so that `image` needs no second pass over the manifest. */
+  inputsHash?: string | undefined;
 };
 
 /** Default layer name: `<recipe>-<version>-<platform>-<arch>` with the characters Lambda refuses as `-`. */

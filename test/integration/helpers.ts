@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -35,3 +36,15 @@ export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: (
 }
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now (for servers the tests start). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

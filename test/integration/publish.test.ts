@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetLayerVersionCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -10,7 +9,7 @@ import type { Container } from '../../src/docker/types.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES } from '../../src/lambda.js';
 import { LAYER_VERSION_ARN_PATTERN, publishLayer, type PublishedRecord, type PublishLayerOptions } from '../../src/publish/index.js';
-import { REPO_ROOT, execFileP, requireEngine, tempDir } from './helpers.js';
+import { REPO_ROOT, execFileP, requireEngine, tempDir, freePort } from './helpers.js';
 
 // Publishing against moto's server (Debian trixie's python3-moto, in the image that
 // .ci/setup-services.sh makes), on a loopback port, with the SDK's endpoint pointed at it.
@@ -23,17 +22,6 @@ let endpoint: string;
 let motoLog = '';
 let out: { dir: string; cleanup: () => Promise<void> };
 const savedEnv: Record<string, string | undefined> = {};
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForHttp(url: string, ms: number): Promise<void> {
   const until = Date.now() + ms;

@@ -8,11 +8,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants, openSync, closeSync } from 'node:fs';
 import { access, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerodeEngine } from '../../src/docker/engine.js';
-import { execFileP, tempDir } from './helpers.js';
+import { execFileP, tempDir, freePort } from './helpers.js';
 
 const WAIT_FOR_DOCKERD_MS = 5 * 60_000;
 const START_TIMEOUT_MS = 90_000;
@@ -39,17 +38,6 @@ async function waitForDockerd(): Promise<string> {
     if (Date.now() > deadline) throw new Error('dockerd is not installed: run `bash .ci/setup-machine.sh` (it installs docker.io)');
     await new Promise((r) => setTimeout(r, 2000));
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const openssl = (args: string[], cwd: string) => execFileP('openssl', args, { cwd });

@@ -19,22 +19,29 @@ export async function upToDate(prepared: PreparedBuild): Promise<Manifest | null
   }
 }
 
-/** What an up-to-date artifact reports (nothing was run). */
-export function upToDateResult(prepared: PreparedBuild, manifest: Manifest): BuildResult {
+/** What a run reports for a target, from its manifest (built now, or up to date from before). */
+export function resultFromManifest(
+  prepared: PreparedBuild,
+  manifest: Manifest,
+  run: Pick<BuildResult, 'status' | 'durationMs' | 'warnings'> & Pick<Partial<BuildResult>, 'size'>,
+): BuildResult {
   const { plan } = prepared;
   return {
     target: plan.target,
-    status: 'up-to-date',
     zip: plan.output.zip,
     manifest: plan.output.manifest,
     log: plan.output.log,
     zipSha256: manifest.zip.sha256,
     unzippedBytes: manifest.unzippedBytes,
     zippedBytes: manifest.zip.bytes,
-    durationMs: 0,
-    warnings: plan.warnings,
     smoke: manifest.smoke,
+    ...run,
   };
+}
+
+/** What an up-to-date artifact reports (nothing was run). */
+export function upToDateResult(prepared: PreparedBuild, manifest: Manifest): BuildResult {
+  return resultFromManifest(prepared, manifest, { status: 'up-to-date', durationMs: 0, warnings: prepared.plan.warnings });
 }
 
 /** The manifest of a completed build, from the plan and the steps' outputs. */
@@ -107,20 +114,12 @@ export const writeManifest: Step<'write-manifest'> = {
       ctx.keepFile(temp);
     }
     const size = ctx.output('check-size');
-    const result: BuildResult = {
-      target: plan.target,
+    const result = resultFromManifest(ctx.prepared, manifest, {
       status: 'built',
-      zip: plan.output.zip,
-      manifest: plan.output.manifest,
-      log: plan.output.log,
-      zipSha256: manifest.zip.sha256,
-      unzippedBytes: manifest.unzippedBytes,
-      zippedBytes: manifest.zip.bytes,
       durationMs,
       warnings: [...ctx.output('resolve').warnings, ...size.warnings],
-      smoke: manifest.smoke,
       size: size.size,
-    };
+    });
     return { value: result, summary: path.basename(plan.output.manifest) };
   },
 };

@@ -8,7 +8,7 @@ import { KEEP_ALIVE } from './libraries.js';
 
 type Env = Record<string, string>;
 
-async function exec(ctx: StepContext, c: Container, command: string[], env: Env): Promise<ExecResult & { printed: string }> {
+async function exec(c: Container, command: string[], env: Env): Promise<ExecResult & { printed: string }> {
   const r = await c.exec(command, { env });
   return { ...r, printed: (r.stdout + r.stderr).trim() };
 }
@@ -16,7 +16,7 @@ async function exec(ctx: StepContext, c: Container, command: string[], env: Env)
 async function checkVersion(ctx: StepContext, c: Container, env: Env): Promise<SmokeResult> {
   const { spec } = ctx.prepared;
   const smoke = spec.interpreter.recipe.smoke!;
-  const v = await exec(ctx, c, smoke.version.command, env);
+  const v = await exec(c, smoke.version.command, env);
   ctx.log(`$ ${smoke.version.command.join(' ')}\n${v.printed}`);
   const expect = smoke.version.expect.replaceAll('{version}', spec.interpreter.version);
   if (v.exitCode !== 0) throw new Error(`${smoke.version.command.join(' ')} exited ${v.exitCode}: ${v.printed.split('\n').slice(0, 5).join(' | ')}`);
@@ -30,7 +30,7 @@ async function checkModules(ctx: StepContext, c: Container, env: Env): Promise<s
   const { spec } = ctx.prepared;
   const command = spec.interpreter.recipe.smoke!.modules?.command;
   if (!command) return undefined;
-  const m = await exec(ctx, c, command, env);
+  const m = await exec(c, command, env);
   if (m.exitCode !== 0) throw new Error(`${command.join(' ')} exited ${m.exitCode}: ${m.printed}`);
   const modules = m.stdout
     .split('\n')
@@ -51,7 +51,7 @@ async function behaviourChecks(ctx: StepContext, c: Container, env: Env): Promis
   for (const check of spec.interpreter.recipe.smoke!.checks ?? []) {
     if (check.profiles && !check.profiles.includes(spec.interpreter.profile)) continue;
     if (ctx.signal.aborted) break;
-    const r = await exec(ctx, c, check.command, env);
+    const r = await exec(c, check.command, env);
     ctx.log(`check ${check.name}: ${r.printed}`);
     if (r.exitCode !== 0 || !new RegExp(check.expect, 'm').test(r.printed)) {
       throw new Error(

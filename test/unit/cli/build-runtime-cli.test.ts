@@ -100,3 +100,39 @@ describe('cache-prune', () => {
     expect(stdout).toBe('would remove 0 files, 0 bytes\n');
   });
 });
+
+describe('user mistakes end in one line and exit 2, never a stack trace', () => {
+  const nowhere = { DOCKER_HOST: 'tcp://127.0.0.1:1' };
+  const failsWith = (args: string[]) =>
+    cli(args, nowhere).then(
+      () => {
+        throw new Error(`expected build-runtime ${args.join(' ')} to fail`);
+      },
+      (e: { code: number; stderr: string; stdout: string }) => e,
+    );
+
+  it.each([
+    [['php@7.4', '--platform', 'debian-bookworm', '--out', '/dev/null'], /^lambda-runtime-builder: cannot write --out \/dev\/null: a part of the path is a file, not a directory: choose a directory \(ENOTDIR\)$/m],
+    [['php@7.4', '--platform', 'debian-bookworm', '--mirror', 'ftp://mirror.invalid/x'], /^lambda-runtime-builder: mirror "ftp:\/\/mirror\.invalid\/x": scheme ftp: is not supported/m],
+    [['php@7.4', '--platform', 'al2023', '--platform', 'debian-bookworm', '--dry-run'], /--platform was given more than once: give it once/],
+    [['php@7.4', '--platform', 'debian-bookworm', '--with', 'openssl', '--dry-run'], /--with openssl names no version: write --with openssl@VERSION \(rule 'openssl-1\.x-before-php-8\.1' picks openssl 1\.1\.1w/],
+    [['php@7.4', '--dry-run', '--force'], /option '--dry-run' cannot be used with option '--force'/],
+    [['--list', 'php@7.4'], /--list takes no targets \(got php@7\.4\)/],
+  ])('%j', async (args, message) => {
+    const err = await failsWith(args);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(message);
+    expect(err.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--json prints one JSON document with the error also on failure', async () => {
+    const err = await failsWith(['php@9', '--json']);
+    expect(err.code).toBe(2);
+    expect(JSON.parse(err.stdout)).toEqual({ error: { kind: 'input', message: expect.stringMatching(/^no php version matches '9'/), exitStatus: 2 } });
+  });
+
+  it('a bare NAME builds the newest pinned version and the plan says so', async () => {
+    const { stdout } = await cli(['php', '--platform', 'debian-bookworm', '--dry-run'], nowhere);
+    expect(stdout).toMatch(/warning {4}php names no version: building the newest pinned one, php@8\.5\.9 \(write php@8\.5\.9 to pin it\)/);
+  });
+});

@@ -8,7 +8,7 @@ import yazl from 'yazl';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type LayerEntry, UnsafeEntryError, sortEntries } from '../../../src/layer/entries.js';
 import { readDirEntries } from '../../../src/pipeline/local-files.js';
-import { UnsafeZipEntryError, buildZip, readZipEntries, writeZipAtomic } from '../../../src/layer/zip.js';
+import { UnsafeZipEntryError, buildZip, readZipEntries } from '../../../src/layer/zip.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const work = mkdtempSync(join(tmpdir(), 'lrb-zip-'));
@@ -326,33 +326,5 @@ describe('compatibility with Info-ZIP unzip', () => {
     expect(readlinkSync(join(out, 'lib/libssl.so'))).toBe('libssl.so.1.1');
     expect(readFileSync(join(out, 'lib/libssl.so')).toString()).toBe('ssl '.repeat(500));
     expect(execFileSync('unzip', ['-tq', path], { encoding: 'utf8' })).toMatch(/No errors/);
-  });
-});
-
-describe('writeZipAtomic', () => {
-  it('writes the file and leaves no temporary files', async () => {
-    const dir = mkdtempSync(join(work, 'atomic-'));
-    const zip = await buildZip(entries);
-    await writeZipAtomic(join(dir, 'layer.zip'), zip);
-    expect(readFileSync(join(dir, 'layer.zip')).equals(zip)).toBe(true);
-    expect(readdirSync(dir)).toEqual(['layer.zip']);
-    // Replaces an existing file.
-    await writeZipAtomic(join(dir, 'layer.zip'), Buffer.from('new'));
-    expect(readFileSync(join(dir, 'layer.zip')).toString()).toBe('new');
-    expect(readdirSync(dir)).toEqual(['layer.zip']);
-  });
-
-  it('on failure leaves the old file intact and no temporary file behind', async () => {
-    const dir = mkdtempSync(join(work, 'atomic-fail-'));
-    // The destination is a non-empty directory: rename fails after the temp file was written.
-    mkdirSync(join(dir, 'layer.zip'));
-    writeFileSync(join(dir, 'layer.zip', 'keep'), 'x');
-    await expect(writeZipAtomic(join(dir, 'layer.zip'), Buffer.from('zip'))).rejects.toThrow();
-    expect(readdirSync(dir)).toEqual(['layer.zip']);
-    expect(existsSync(join(dir, 'layer.zip', 'keep'))).toBe(true);
-  });
-
-  it('fails cleanly when the directory does not exist', async () => {
-    await expect(writeZipAtomic(join(work, 'missing-dir', 'layer.zip'), Buffer.from('x'))).rejects.toThrow(/ENOENT/);
   });
 });
