@@ -13,6 +13,7 @@ command -v php >/dev/null 2>&1 || need_pkgs+=(php-cli)
 if command -v php >/dev/null 2>&1 && ! php -m 2>/dev/null | grep -qx curl; then need_pkgs+=(php-curl); fi
 command -v php >/dev/null 2>&1 || need_pkgs+=(php-curl)
 command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
+command -v shellcheck >/dev/null 2>&1 || need_pkgs+=(shellcheck)
 if ((${#need_pkgs[@]})); then
   log "installing Debian packages: ${need_pkgs[*]}"
   $SUDO apt-get update -qq
@@ -39,8 +40,8 @@ for suite in ${LRB_BASE_SUITES:-bookworm bullseye}; do
   fi
   log "creating debian:$suite with debootstrap"
   dir=$(mktemp -d "/tmp/rootfs-$suite.XXXXXX")
-  $SUDO debootstrap --variant=minbase "$suite" "$dir" http://deb.debian.org/debian >/tmp/debootstrap-$suite.log 2>&1 \
-    || { tail -20 /tmp/debootstrap-$suite.log; exit 1; }
+  $SUDO debootstrap --variant=minbase "$suite" "$dir" http://deb.debian.org/debian >"/tmp/debootstrap-$suite.log" 2>&1 \
+    || { tail -20 "/tmp/debootstrap-$suite.log"; exit 1; }
   $SUDO tar -C "$dir" -c . | docker import - "debian:$suite" >/dev/null
   $SUDO rm -rf "$dir"
   log "image debian:$suite created"
@@ -51,3 +52,24 @@ for extra in .ci/make-glibc-image.sh .ci/setup-services.sh; do
   script="$(dirname "$0")/$(basename "$extra")"
   if [[ -f "$script" ]]; then bash "$script"; fi
 done
+
+# arm64 layers on an x86_64 machine: arm64 programs run through QEMU user mode, registered with
+# binfmt_misc with flag F (the kernel opens the interpreter at registration, so containers need no
+# copy of it); then the arm64 base images they run in (.ci/make-arm64-images.sh).
+if [[ "$(uname -m)" == x86_64 ]]; then
+  if [[ ! -x /usr/bin/qemu-aarch64-static ]]; then
+    log "installing qemu-user-static"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends qemu-user-static >/dev/null
+  fi
+  binfmt=/proc/sys/fs/binfmt_misc
+  [[ -e "$binfmt/register" ]] || $SUDO mount -t binfmt_misc binfmt_misc "$binfmt"
+  if [[ -e "$binfmt/qemu-aarch64" ]] && ! grep -q '^flags: .*F' "$binfmt/qemu-aarch64"; then
+    log "binfmt_misc: re-registering aarch64 with flag F"
+    $SUDO sh -c "echo -1 >$binfmt/qemu-aarch64"
+  fi
+  # Debian's own entry (magic, mask, interpreter, flags), as systemd-binfmt would load it at boot.
+  [[ -e "$binfmt/qemu-aarch64" ]] || $SUDO sh -c "cat /usr/lib/binfmt.d/qemu-aarch64.conf >$binfmt/register"
+  log "binfmt_misc: aarch64 runs through $(sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64") ($(sed -n 's/^flags: //p' "$binfmt/qemu-aarch64"))"
+  bash "$(dirname "$0")/make-arm64-images.sh"
+fi

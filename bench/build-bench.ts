@@ -41,8 +41,11 @@ export interface BuildBenchResult {
   noopRebuildS: number;
   runtimeOnlyRebuildS: number;
   runtimeOnlyCompiled: boolean;
-  sizes: { target: string; profile: string; zippedBytes: number; unzippedBytes: number }[];
+  sizes: { target: string; profile: string; platform: string; zippedBytes: number; unzippedBytes: number }[];
 }
+
+/** Sizes are reported for the local Debian platform and, next to it, the deployable portable one. */
+const SIZE_PLATFORMS = [PLATFORM, 'al2023-portable'] as const;
 
 async function timeIt<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
@@ -107,13 +110,15 @@ export async function runBuildBench(
     result.runtimeOnlyRebuildS = rt;
     result.runtimeOnlyCompiled = !/build-image: reused/.test(r.stderr);
 
-    log('sizes: php@7.4 minimal, php@8.2.32 standard ...');
+    log(`sizes: php@7.4 minimal, php@8.2.32 standard on ${SIZE_PLATFORMS.join(' and ')} ...`);
     const sizes: BuildBenchResult['sizes'] = [];
-    for (const [target, profile] of [['php@7.4', 'minimal'], ['php@8.2.32', 'standard']] as const) {
-      const rep = await buildRuntimes({ targets: [target], platform: PLATFORM, profile, outDir: out, renderer: 'silent', engine });
-      const m = JSON.parse(await readFile(rep.results[0]!.manifest, 'utf8')) as Manifest;
-      result.layers[`${target} ${profile}`] = rep.results[0]!.zip;
-      sizes.push({ target: `${m.recipe.name}@${m.recipe.version}`, profile, zippedBytes: m.zip.bytes, unzippedBytes: m.unzippedBytes });
+    for (const platform of SIZE_PLATFORMS) {
+      for (const [target, profile] of [['php@7.4', 'minimal'], ['php@8.2.32', 'standard']] as const) {
+        const rep = await buildRuntimes({ targets: [target], platform, profile, outDir: out, renderer: 'silent', engine });
+        const m = JSON.parse(await readFile(rep.results[0]!.manifest, 'utf8')) as Manifest;
+        if (platform === PLATFORM) result.layers[`${target} ${profile}`] = rep.results[0]!.zip;
+        sizes.push({ target: `${m.recipe.name}@${m.recipe.version}`, profile, platform, zippedBytes: m.zip.bytes, unzippedBytes: m.unzippedBytes });
+      }
     }
     result.sizes = sizes;
     return result as BuildBenchResult & { layers: Record<string, string> };
@@ -157,7 +162,7 @@ export function formatBuildBench(r: BuildBenchResult): BenchRow[] {
   for (const s of r.sizes) {
     const goal = SIZE_GOALS[s.profile];
     rows.push({
-      measure: `${s.target} ${s.profile}: zipped / unzipped`,
+      measure: `${s.target} ${s.profile} ${s.platform}: zipped / unzipped`,
       result: `${(s.zippedBytes / MB).toFixed(2)} MB / ${(s.unzippedBytes / MB).toFixed(2)} MB (${s.zippedBytes} / ${s.unzippedBytes} bytes)`,
       goal: goal ? `<= ${goal.zipped / MB} MB / ${goal.unzipped / MB} MB` : '',
       ...(goal ? { met: s.zippedBytes <= goal.zipped && s.unzippedBytes <= goal.unzipped } : {}),

@@ -42,7 +42,6 @@ try {
     const toFloor = ours.roundTrip.p50Ms / floor.roundTrip.p50Ms;
     rows.push({ measure: 'invoke init ours / floor', result: initRatio.toFixed(3), goal: '<= 1.1', met: initRatio <= 1.1 });
     rows.push({ measure: 'invoke p50 ours / floor', result: toFloor.toFixed(3), goal: '<= 1.0', met: toFloor <= 1.0 });
-    rows.push({ measure: 'invoke p50 ours / new-client loop (for reference)', result: (ours.roundTrip.p50Ms / naive.roundTrip.p50Ms).toFixed(3), goal: '' });
     process.stdout.write(
       `lambda-runtime-builder bench, ${build.date}, ${build.cpus} CPUs, ${invoke.phpVersion} layer, ${invoke.invocations} invocations; 1 MB = 1,048,576 bytes (Lambda's unit)\n`,
     );

@@ -11,13 +11,22 @@ import { buildToolchain, stepsOf, upToDate, upToDateResult } from './pipeline/st
 import { selectImagesToPrune } from './pipeline/images.js';
 import { loadCatalog, prepareTarget, type Catalog, type PreparedBuild } from './pipeline/prepare.js';
 import { buildTaskList, rendererOptions, type TaskContext } from './pipeline/tasks.js';
-import { DEFAULT_ARCH, DEFAULT_PLATFORM } from './platforms/registry.js';
+import { DEFAULT_ARCH, DEFAULT_PLATFORM, hostArch, normalizeArch } from './platforms/registry.js';
+import { checkForeignImages } from './pipeline/foreign-arch.js';
 import { defaultCacheDir } from './sources/index.js';
 
 export interface BuildRuntimeOptions {
   targets: string[];
   platform?: string;
-  arch?: string;
+  /** The layer's architecture, several (each target is built for each), or `all` (every one the platform has). */
+  arch?: string | readonly string[];
+  /** Build a foreign arch under QEMU even where it could be cross-compiled. */
+  emulate?: boolean;
+  /**
+   * The architecture of the engine that will build. Default: this machine's, which a local engine
+   * has; `executePlans` refuses plans made for another arch than its engine's.
+   */
+  engineArch?: string;
   profile?: string;
   with?: string[];
   outDir?: string;
@@ -57,20 +66,13 @@ export interface BuildRuntimeReport {
 export function resolvedDefaults(o: BuildRuntimeOptions) {
   return {
     platform: o.platform ?? DEFAULT_PLATFORM,
-    arch: o.arch ?? DEFAULT_ARCH,
+    arches: typeof o.arch === 'string' ? [o.arch] : o.arch?.length ? [...o.arch] : [DEFAULT_ARCH],
     outDir: path.resolve(o.outDir ?? 'dist'),
     cacheDir: path.resolve(o.cacheDir ?? defaultCacheDir()),
     mirrors: o.mirrors ?? [],
     maxUnzippedBytes: o.maxUnzippedBytes ?? LAMBDA_MAX_UNZIPPED_BYTES,
     jobs: Math.max(1, o.jobs ?? 1),
   };
-}
-
-/** Docker reports `x86_64`/`aarch64` (or Go's `amd64`/`arm64`); recipes say `x86_64`/`arm64`. */
-export function normalizeArch(arch: string): string {
-  if (arch === 'amd64' || arch === 'x86_64') return 'x86_64';
-  if (arch === 'aarch64' || arch === 'arm64') return 'arm64';
-  return arch;
 }
 
 /** Resolve and plan every target; touches neither Docker nor the network. */
@@ -83,11 +85,15 @@ export async function planRuntimes(o: BuildRuntimeOptions): Promise<PreparedBuil
   // The CLI has the built-in catalog already (its help is built from it): load it once per run.
   const catalog = o.catalog && !o.recipeDirs?.length ? o.catalog : await loadCatalog(o.recipeDirs ?? []);
   const prepared: PreparedBuild[] = [];
-  for (const t of o.targets) {
+  const arches = d.arches.includes('all') ? catalog.platforms.get(d.platform).arches : [...new Set(d.arches)];
+  const engineArch = o.engineArch ?? hostArch();
+  for (const t of o.targets) for (const arch of arches) {
     prepared.push(
       await prepareTarget(catalog, t, {
         platform: d.platform,
-        arch: d.arch,
+        arch,
+        engineArch,
+        ...(o.emulate ? { emulate: true } : {}),
         ...(o.profile ? { profile: o.profile } : {}),
         ...(o.with ? { with: o.with } : {}),
         outDir: d.outDir,
@@ -110,13 +116,11 @@ export async function planRuntimes(o: BuildRuntimeOptions): Promise<PreparedBuil
 export async function buildRuntimes(o: BuildRuntimeOptions): Promise<BuildRuntimeReport> {
   const prepared = await planRuntimes(o);
   if (o.dryRun) return { plans: prepared.map((p) => p.plan), results: [] };
-  return executePlans(prepared, o);
+  return executePlans(prepared, o, (engineArch) => planRuntimes({ ...o, engineArch }));
 }
 
-/** Run prepared plans (from `planRuntimes`): the steps, for every target not already up to date. */
-export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOptions): Promise<BuildRuntimeReport> {
-  const plans = prepared.map((p) => p.plan);
-  const d = resolvedDefaults(o);
+/** The plans whose artifact is already there (results) and those to build (pending). */
+async function splitUpToDate(prepared: readonly PreparedBuild[], o: BuildRuntimeOptions) {
   const results: BuildResult[] = [];
   const pending: PreparedBuild[] = [];
   for (const p of prepared) {
@@ -124,6 +128,22 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
     if (manifest) results.push(upToDateResult(p, manifest));
     else pending.push(p);
   }
+  return { results, pending };
+}
+
+/**
+ * Run prepared plans (from `planRuntimes`): the steps, for every target not already up to date.
+ * Plans are made for an engine arch (this machine's by default); when the engine runs another,
+ * `replan` plans them again for it (how a foreign arch is built depends on it), else they are refused.
+ */
+export async function executePlans(
+  prepared: PreparedBuild[],
+  o: BuildRuntimeOptions,
+  replan?: (engineArch: string) => Promise<PreparedBuild[]>,
+): Promise<BuildRuntimeReport> {
+  let plans = prepared.map((p) => p.plan);
+  const d = resolvedDefaults(o);
+  let { results, pending } = await splitUpToDate(prepared, o);
   if (pending.length === 0) return { plans, results };
   o.signal?.throwIfAborted();
 
@@ -134,11 +154,21 @@ export async function executePlans(prepared: PreparedBuild[], o: BuildRuntimeOpt
   const engine = o.engine ?? new DockerodeEngine();
   await engine.ping();
   const engineArch = normalizeArch((await engine.info()).arch);
-  if (engineArch !== d.arch) {
-    throw new UserError(
-      `--arch ${d.arch} needs a Docker engine running on ${d.arch}, but this one runs on ${engineArch}: build on a ${d.arch} machine (cross-building through emulation is not supported)`,
-    );
+  if (replan && pending.some((p) => p.plan.buildMethod.engineArch !== engineArch)) {
+    const again = await replan(engineArch);
+    plans = again.map((p) => p.plan);
+    ({ results, pending } = await splitUpToDate(again, o));
+    if (pending.length === 0) return { plans, results };
   }
+  for (const p of pending) {
+    if (p.plan.buildMethod.engineArch !== engineArch) {
+      throw new UserError(
+        `${p.plan.target} was planned for an ${p.plan.buildMethod.engineArch} engine, but the Docker engine runs ${engineArch}: plan it again with engineArch ${engineArch}`,
+      );
+    }
+  }
+  // Foreign arches need their images and QEMU's binfmt_misc entry: one line with the fix, before any build.
+  await checkForeignImages(engine, pending);
   const renderer = o.renderer === 'silent' ? { renderer: 'silent' as const, plain: false } : rendererOptions({ verbose: Boolean(o.verbose) });
   // In CI and pipes, a plain line per step and Dockerfile step, and a heartbeat every minute.
   const progress = o.onProgress ?? (renderer.plain ? (t: string, line: string) => process.stderr.write(`[${t}] ${line}\n`) : undefined);

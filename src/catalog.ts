@@ -1,6 +1,7 @@
 import { access } from 'node:fs/promises';
 import { loadCatalog } from './pipeline/prepare.js';
-import { resolveBuild } from './recipes/resolve.js';
+import { platformPackages } from './platforms/registry.js';
+import { resolveBuild, type BuildSpec } from './recipes/resolve.js';
 import { compareVersions } from './recipes/versions.js';
 import { cachedSourcePath, candidateUrls, defaultCacheDir } from './sources/index.js';
 
@@ -17,7 +18,23 @@ export interface CatalogEntry {
 
 export interface CatalogListing {
   recipes: CatalogEntry[];
-  platforms: { name: string; deployable: boolean; lambdaRuntime: string | null; glibc: string; arches: string[]; description: string }[];
+  platforms: {
+    name: string;
+    deployable: boolean;
+    lambdaRuntime: string | null;
+    glibc: string;
+    arches: string[];
+    description: string;
+    /** Per interpreter (newest version) and profile: the platform packages it builds against, beyond the toolchain and the dependencies built from pinned sources. Libraries bundled from them are listed with package and version in each manifest. */
+    systemPackages: { target: string; profile: string; packages: string[] }[];
+  }[];
+}
+
+/** The platform packages a build installs for the interpreter itself (its dependencies built from source left out). */
+export function systemPackagesOf(spec: BuildSpec): string[] {
+  const fromSource = new Set(spec.dependencies.map((d) => d.name));
+  const names = spec.interpreter.packages.filter((n) => !fromSource.has(n));
+  return platformPackages(spec.platform, names, spec.target);
 }
 
 async function probe(urls: string[], timeoutMs: number): Promise<string | undefined> {
@@ -94,6 +111,10 @@ export async function catalogListing(opts: {
       entries.push(entry);
     }
   }
+  const newestInterpreters = catalog.recipes
+    .list()
+    .filter(({ recipe }) => recipe.kind === 'interpreter')
+    .map(({ recipe }) => ({ recipe, version: [...recipe.versions].map((v) => v.version).sort(compareVersions).at(-1)! }));
   // A few probes at a time: a burst of HEAD requests to one mirror gets throttled.
   const queue = [...jobs];
   await Promise.all(
@@ -103,7 +124,25 @@ export async function catalogListing(opts: {
   );
   return {
     recipes: entries,
-    platforms: platforms.map((p) => ({ name: p.name, deployable: p.deployable, lambdaRuntime: p.lambdaRuntime, glibc: p.glibc, arches: p.arches, description: p.description })),
+    platforms: platforms.map((p) => ({
+      name: p.name,
+      deployable: p.deployable,
+      lambdaRuntime: p.lambdaRuntime,
+      glibc: p.glibc,
+      arches: p.arches,
+      description: p.description,
+      systemPackages: newestInterpreters.flatMap(({ recipe, version }) =>
+        Object.keys(recipe.profiles ?? {}).flatMap((profile) => {
+          const target = `${recipe.name}@${version}`;
+          try {
+            const packages = systemPackagesOf(resolveBuild(catalog.recipes, target, { platform: p, arch: p.arches[0]!, profile }));
+            return packages.length ? [{ target, profile, packages }] : [];
+          } catch {
+            return []; // not buildable there: the recipe rows say why
+          }
+        }),
+      ),
+    })),
   };
 }
 
@@ -121,6 +160,10 @@ export function formatCatalog(listing: CatalogListing): string {
   lines.push('', 'Platforms:');
   for (const p of listing.platforms) {
     lines.push(`  ${p.name.padEnd(16)} glibc ${p.glibc.padEnd(5)} ${(p.deployable ? `Lambda ${p.lambdaRuntime}` : 'local only').padEnd(24)} ${p.arches.join(', ')}`);
+    if (!p.deployable) continue;
+    for (const s of p.systemPackages) {
+      lines.push(`    ${s.target} ${s.profile}: builds against platform packages ${s.packages.join(', ')} (libraries bundled from them: package and version in the manifest)`);
+    }
   }
   return lines.join('\n');
 }

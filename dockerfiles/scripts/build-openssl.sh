@@ -1,9 +1,21 @@
 #!/bin/sh
 # Build OpenSSL into $LRB_PREFIX. Arguments: extra ./config flags from the recipe.
+# shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 lrb_unpack
-lrb_log "configuring OpenSSL $LRB_VERSION: $*"
-./config --prefix="$LRB_PREFIX" --openssldir="$LRB_PREFIX/ssl" "$@"
+if [ -n "${LRB_HOST:-}" ]; then
+  # Cross build: ./config would detect the build machine; name the target and the tools' prefix.
+  case "$LRB_HOST" in
+    aarch64-*) target=linux-aarch64 ;;
+    x86_64-*) target=linux-x86_64 ;;
+    *) echo "[lrb] no OpenSSL target known for $LRB_HOST" >&2; exit 1 ;;
+  esac
+  lrb_log "configuring OpenSSL $LRB_VERSION for $target ($LRB_HOST): $*"
+  ./Configure "$target" --cross-compile-prefix="$LRB_HOST-" --prefix="$LRB_PREFIX" --openssldir="$LRB_PREFIX/ssl" "$@"
+else
+  lrb_log "configuring OpenSSL $LRB_VERSION: $*"
+  ./config --prefix="$LRB_PREFIX" --openssldir="$LRB_PREFIX/ssl" "$@"
+fi
 case "$LRB_VERSION" in
   1.0.*)
     # 1.0.x's dependency generation and build are not safe in parallel.

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Shared helpers for the build scripts. Sourced, not executed.
 # Every build script runs in a fresh Docker layer with:
 #   LRB_SOURCE   path of the verified source tarball inside the build context copy
@@ -7,6 +8,12 @@
 set -eu
 
 lrb_log() { printf '[lrb] %s\n' "$*"; }
+
+# Cross builds: the toolchain stage sets LRB_HOST to the target's GNU triplet (aarch64-linux-gnu).
+# `lrb_tool gcc` names the target's tool (aarch64-linux-gnu-gcc), or the build machine's own when
+# LRB_HOST is unset; `lrb_machine` is the target's machine name (uname -m of where it will run).
+lrb_tool() { echo "${LRB_HOST:+$LRB_HOST-}$1"; }
+lrb_machine() { if [ -n "${LRB_HOST:-}" ]; then echo "${LRB_HOST%%-*}"; else uname -m; fi; }
 
 # Every source is compiled here (see lrb_unpack).
 LRB_BUILD_ROOT=/usr/src/lrb/build
@@ -32,7 +39,7 @@ lrb_unpack() {
   cd "$1"
   LRB_WORKDIR=$work
   SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(stat -c %Y "$1")}
-  PHP_UNAME=${PHP_UNAME:-"Linux lambda-runtime-builder $(uname -m)"}
+  PHP_UNAME=${PHP_UNAME:-"Linux lambda-runtime-builder $(lrb_machine)"}
   export SOURCE_DATE_EPOCH PHP_UNAME
   lrb_log "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH ($(date -u -d "@$SOURCE_DATE_EPOCH" 2>/dev/null || echo "$SOURCE_DATE_EPOCH"))"
 }

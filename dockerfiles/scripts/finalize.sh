@@ -11,10 +11,12 @@ for pattern in "$@"; do
     rm -rf "$path"
   done
 done
-# Strip ELF executables and shared objects (not static archives, not scripts).
+# Strip ELF executables and shared objects (not static archives, not scripts), with the target's
+# strip in a cross build (LRB_HOST, see common.sh): the build machine's cannot read foreign files.
+strip="${LRB_HOST:+$LRB_HOST-}strip"
 find "$LRB_PREFIX" -type f | while read -r f; do
   case "$(head -c 4 "$f" | od -An -c | tr -d ' ')" in
-    177ELF) strip --strip-unneeded "$f" 2>/dev/null || true ;;
+    177ELF) "$strip" --strip-unneeded "$f" 2>/dev/null || true ;;
   esac
 done
 echo "[lrb] $LRB_PREFIX after finalize: $(du -sh "$LRB_PREFIX" | cut -f1)"

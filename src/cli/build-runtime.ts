@@ -13,7 +13,7 @@ import { formatSizeReport, parseByteSize } from '../layer/size.js';
 import { describeImage } from '../pipeline/images.js';
 import { formatPlan } from '../pipeline/plan.js';
 import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
-import { DEFAULT_PLATFORM } from '../platforms/registry.js';
+import { ARCHES, DEFAULT_ARCH, DEFAULT_PLATFORM } from '../platforms/registry.js';
 import { defaultCacheDir, pruneCache } from '../sources/index.js';
 
 function bytes(value: string): number {
@@ -39,6 +39,13 @@ function once<T>(flag: string, parse: (value: string) => T = (v) => v as T): (va
     seen.add(flag);
     return parse(value);
   };
+}
+
+const ARCH_CHOICES = [...ARCHES, 'all'];
+function collectArch(value: string, previous: string[]): string[] {
+  if (!ARCH_CHOICES.includes(value)) throw new InvalidArgumentError(`Allowed choices are ${ARCH_CHOICES.join(', ')}.`);
+  if (previous.includes(value)) throw new InvalidArgumentError(`--arch ${value} was given more than once: give it once`);
+  return [...previous, value];
 }
 
 function positiveInt(value: string): number {
@@ -67,7 +74,8 @@ const program = new Command()
   .version(TOOL_VERSION)
   .argument('[targets...]', 'what to build, e.g. php@7.4 (several allowed)')
   .option('-p, --platform <name>', `target platform: ${platformNames}`, once('--platform'), DEFAULT_PLATFORM)
-  .addOption(new Option('--arch <arch>', 'CPU architecture of the layer').choices(['x86_64', 'arm64']).default('x86_64').argParser(once('--arch')))
+  .option('--arch <arch>', 'CPU architecture of the layer: x86_64, arm64, or all (the platform\'s); repeat it to build each target for several', collectArch, [])
+  .option('--emulate', 'build a foreign arch under QEMU even where it can be cross-compiled (several times slower)')
   .option('--profile <name>', `extension profile of the recipe (${profileHelp})`, once('--profile'), DEFAULT_PROFILE)
   .option('--with <name@version>', 'pin a dependency, e.g. --with openssl@1.0.1k (repeatable)', collect, [])
   .option('-o, --out <dir>', 'output directory for zips, manifests and logs', once('--out'), 'dist')
@@ -128,7 +136,8 @@ program.command('image-prune')
 
 interface CliOptions {
   platform: string;
-  arch: string;
+  arch: string[];
+  emulate?: boolean;
   profile: string;
   with: string[];
   out: string;
@@ -186,7 +195,8 @@ program.action(async (targets: string[], o: CliOptions) => {
   const options: BuildRuntimeOptions = {
     targets,
     platform: o.platform,
-    arch: o.arch,
+    arch: o.arch.length ? o.arch : [DEFAULT_ARCH],
+    ...(o.emulate ? { emulate: true } : {}),
     profile: o.profile,
     with: o.with,
     outDir: o.out,
@@ -216,7 +226,8 @@ program.action(async (targets: string[], o: CliOptions) => {
   const planWarnings = new Set(plans.flatMap((p) => p.warnings));
   for (const w of planWarnings) process.stderr.write(`warning: ${w}\n`);
   engine = new DockerodeEngine();
-  const report = await executePlans(prepared, { ...options, engine });
+  // Planned for this machine's arch: an engine of another arch (a remote one) gets plans of its own.
+  const report = await executePlans(prepared, { ...options, engine }, (engineArch) => planRuntimes({ ...options, engineArch }));
   if (o.json) {
     const results = report.results.map(({ size, ...r }) => (o.sizeReport && size ? { ...r, size } : r));
     process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
@@ -229,6 +240,7 @@ program.action(async (targets: string[], o: CliOptions) => {
         `  sha256 ${r.zipSha256}\n` +
         `  size   ${r.zippedBytes} bytes zipped, ${r.unzippedBytes} bytes unzipped (${((r.unzippedBytes / LAMBDA_MAX_UNZIPPED_BYTES) * 100).toFixed(1)}% of Lambda's 250 MB)\n` +
         (r.smoke ? `  smoke  ${r.smoke.output.split('\n')[0]}\n` : '') +
+        (r.fromPackages.length ? `  from platform packages (not pinned sources): ${r.fromPackages.map((p) => `${p.package} ${p.version}`).filter((x, i, all) => all.indexOf(x) === i).join(', ')}\n` : '') +
         `  manifest ${r.manifest}\n` +
         (r.status === 'built' ? `  took   ${(r.durationMs / 1000).toFixed(1)} s; log ${r.log}\n` : '') +
         r.warnings.filter((w) => !planWarnings.has(w)).map((w) => `  warning: ${w}\n`).join(''),

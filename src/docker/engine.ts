@@ -66,7 +66,8 @@ async function followProgress(stream: NodeJS.ReadableStream, onEvent: (event: Bu
 }
 
 class DockerodeContainer implements Container {
-  private removed = false;
+  /** The one removal: a second caller (a second Ctrl-C's cleanup) waits for it instead of racing it. */
+  private removal: Promise<void> | undefined;
   constructor(
     private readonly docker: Docker,
     private readonly container: Docker.Container,
@@ -189,15 +190,18 @@ class DockerodeContainer implements Container {
     }
   }
 
-  async remove(): Promise<void> {
-    if (this.removed) return;
-    try {
-      await this.container.remove({ force: true, v: true });
-    } catch (err) {
-      if (statusOf(err) !== 404) throw err;
-    }
-    this.removed = true;
-    this.onRemoved(this.id);
+  remove(): Promise<void> {
+    // A second DELETE while the first runs gets 409 "removal already in progress" at once, and a
+    // caller that took that for done would exit before the container is gone.
+    this.removal ??= this.container.remove({ force: true, v: true }).then(
+      () => this.onRemoved(this.id),
+      (err: unknown) => {
+        if (statusOf(err) === 404) return this.onRemoved(this.id);
+        this.removal = undefined; // let a later call try again
+        throw err;
+      },
+    );
+    return this.removal;
   }
 }
 

@@ -18,6 +18,7 @@
  */
 import { LAMBDA_ENV } from '../lambda.js';
 import type { LayerEntry } from '../layer/entries.js';
+import { normalizeArch, ociArch } from '../platforms/registry.js';
 import type { Manifest } from '../pipeline/manifest.js';
 
 export type BaseKind = 'lambda-base' | 'plain';
@@ -39,9 +40,9 @@ export function baseKind(runtimeImage: string): BaseKind {
   return /^public\.ecr\.aws\/lambda\/provided(:|@|$)/.test(runtimeImage) ? 'lambda-base' : 'plain';
 }
 
-/** Docker's platform string for a layer arch. */
+/** Docker's platform string for a layer arch (an arch other than arm64 gets x86_64's, as always). */
 export function dockerPlatform(arch: string): string {
-  return arch === 'arm64' ? 'linux/arm64' : 'linux/amd64';
+  return `linux/${ociArch(normalizeArch(arch) === 'arm64' ? 'arm64' : 'x86_64')}`;
 }
 
 /** `<name>-<version>[-<profile>]-<platform>-<arch>`, as the zip is named. */
@@ -97,7 +98,7 @@ export function plainEntrypointScript(): string {
     "# image's CMD, or the function's ImageConfig.Command) is the handler; /opt/bootstrap serves it.",
     'if [ "$#" -gt 0 ]; then',
     '  _HANDLER="$1"',
-    '  export _HANDLER',
+    '  : export _HANDLER',
     'fi',
     'exec /opt/bootstrap',
     '',

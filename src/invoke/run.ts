@@ -16,8 +16,9 @@ import type { DockerEngine } from '../docker/types.js';
 import { MAX_SYNC_PAYLOAD_BYTES, RuntimeApiServer, type InvocationResult } from '../emulator/runtime-api-server.js';
 import { UserError } from '../errors.js';
 import { paths } from '../paths.js';
-import { PlatformRegistry } from '../platforms/registry.js';
-import { normalizeArch } from '../api.js';
+import { normalizeArch, PlatformRegistry } from '../platforms/registry.js';
+import { runtimeImageFor } from '../pipeline/build-method.js';
+import { checkRunsForeign } from '../pipeline/foreign-arch.js';
 import { SANDBOX_PATHS, invokeEnvironment } from './environment.js';
 import { chooseRuntimeImage, hasOwnBootstrap, packFunction, packLayer, readLayerManifest } from './layer.js';
 import { LogWriter } from './log-writer.js';
@@ -90,7 +91,7 @@ export async function invokeLayer(options: InvokeLayerOptions): Promise<InvokeLa
   if (!(await isFile(options.layer))) throw new UserError(`layer zip ${options.layer} does not exist (build one with npm run build-runtime)`);
   const registry = options.registry ?? (await PlatformRegistry.load(paths.platforms));
   const manifest = await readLayerManifest(options.layer);
-  const choice = chooseRuntimeImage({ layer: options.layer, manifest, platform: options.platform, image: options.image, registry });
+  let choice = chooseRuntimeImage({ layer: options.layer, manifest, platform: options.platform, image: options.image, registry });
   const [layer, fn] = await Promise.all([packLayer(options.layer), packFunction(options.functionPath)]);
   const ownBootstrap = hasOwnBootstrap(fn.entries);
   if (!ownBootstrap && !layer.entries.some((e) => e.path === 'bootstrap' && e.type !== 'directory')) {
@@ -99,18 +100,26 @@ export async function invokeLayer(options: InvokeLayerOptions): Promise<InvokeLa
 
   const engine = options.engine ?? new DockerodeEngine();
   await engine.ping();
+  const layerArch = manifest?.arch === undefined ? undefined : normalizeArch(manifest.arch);
+  if (layerArch !== undefined) {
+    const engineArch = normalizeArch((await engine.info()).arch);
+    if (layerArch !== engineArch) {
+      // A layer of another arch runs under QEMU (binfmt_misc), in its platform's image for that arch.
+      if (layerArch !== 'x86_64' && layerArch !== 'arm64') throw new UserError(`${options.layer} is built for ${manifest!.arch}, which no Lambda runs`);
+      let makeImages: string | undefined;
+      if (choice.source !== 'image option' && choice.platform !== undefined && registry.names().includes(choice.platform)) {
+        const foreign = runtimeImageFor(registry.get(choice.platform), layerArch, engineArch);
+        choice = { ...choice, image: foreign.image };
+        makeImages = foreign.makeImages;
+      }
+      await checkRunsForeign(engine, { image: choice.image, arch: layerArch, engineArch, makeImages, what: `invoke ${options.layer} (${layerArch})` });
+    }
+  }
   if ((await engine.inspectImage(choice.image)) === null) {
     throw new UserError(
       `the runtime image ${choice.image}${choice.platform ? ` (platform ${choice.platform})` : ''} is not in the Docker engine: ` +
         `pull it (docker pull ${choice.image}) or create it (bash .ci/setup-machine.sh for Debian images)`,
     );
-  }
-  const layerArch = manifest?.arch;
-  if (layerArch !== undefined) {
-    const engineArch = normalizeArch((await engine.info()).arch);
-    if (normalizeArch(layerArch) !== engineArch) {
-      throw new UserError(`${options.layer} is built for ${layerArch} but the Docker engine runs ${engineArch}`);
-    }
   }
 
   const runId = randomUUID();

@@ -1,6 +1,8 @@
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { LayerEntry } from '../layer/entries.js';
+import { UserError } from '../errors.js';
+import { ancestorPaths, type LayerEntry } from '../layer/entries.js';
+import type { Recipe } from '../recipes/schema.js';
 import { sha256Hex } from './hash.js';
 
 /**
@@ -36,4 +38,28 @@ export function digestEntries(entries: readonly LayerEntry[]): { path: string; m
       mode: e.mode,
       sha256: sha256Hex(e.type === 'file' ? e.data : `symlink:${e.type === 'symlink' ? e.target : ''}`),
     }));
+}
+
+/**
+ * The files that a recipe's smoke checks run (`smoke.checks[].script`, relative to the recipe's
+ * directory) as entries at those relative paths, with their directories. A missing file is the
+ * recipe author's mistake: one line naming the recipe, the field and the path.
+ */
+export async function readCheckScripts(recipe: Recipe, recipeFile: string): Promise<LayerEntry[]> {
+  const files = new Map<string, LayerEntry>();
+  const checks = recipe.smoke?.checks ?? [];
+  for (const [i, check] of checks.entries()) {
+    if (!check.script || files.has(check.script)) continue;
+    const abs = path.join(path.dirname(recipeFile), check.script);
+    let data: Buffer;
+    try {
+      data = await readFile(abs);
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+      throw new UserError(`${recipeFile}: smoke.checks[${i}].script: cannot read ${abs}: ${why}`);
+    }
+    files.set(check.script, { type: 'file', path: check.script, mode: 0o644, data });
+  }
+  const dirs = new Set([...files.keys()].flatMap((p) => ancestorPaths(p)));
+  return [...[...dirs].map((d): LayerEntry => ({ type: 'directory', path: d, mode: 0o755 })), ...files.values()];
 }

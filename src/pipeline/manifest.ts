@@ -1,4 +1,5 @@
 import type { SizeReport } from '../layer/size.js';
+import type { BuildMethod } from './build-method.js';
 
 /** What the build wrote beside each zip (`<zip>.json`) and what a run reports per target. */
 export interface SmokeResult {
@@ -21,6 +22,8 @@ export interface BuildResult {
   durationMs: number;
   warnings: string[];
   smoke?: SmokeResult;
+  /** Libraries bundled from the build distro's packages (not from pinned sources), with package and version. */
+  fromPackages: { soname: string; package: string; version: string }[];
   size?: SizeReport;
 }
 
@@ -47,6 +50,8 @@ export interface Manifest {
   };
   platform: { name: string; deployable: boolean; lambdaRuntime: string | null; glibc: string; buildImage: string; runtimeImage: string };
   arch: string;
+  /** How the arch was built: `native`, `cross` (compiled on another arch) or `emulated` (under QEMU). Absent in manifests from before it was recorded. */
+  buildMethod?: BuildMethod;
   zip: { file: string; sha256: string; bytes: number };
   unzippedBytes: number;
   smoke: SmokeResult;

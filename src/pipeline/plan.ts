@@ -9,6 +9,7 @@ import type { StepName } from './step-types.js';
 import { STEPS } from './steps/index.js';
 import type { Platform } from '../recipes/schema.js';
 import { libraryDirs } from '../platforms/registry.js';
+import { chooseBuildMethod, describeBuildMethod, type BuildMethod, type BuildMethodChoice } from './build-method.js';
 
 /** The steps of a layer build, in order (titles live with the step objects, `steps/index.ts`). */
 export const STEP_NAMES = [
@@ -43,6 +44,8 @@ export interface BuildPlan {
   profile: string;
   platform: string;
   arch: string;
+  /** How the arch is built: native, cross-compiled, or emulated under QEMU (see build-method.ts). */
+  buildMethod: { method: BuildMethod; engineArch: string; reason: string };
   deployable: boolean;
   lambdaRuntime: string | null;
   glibc: string;
@@ -50,6 +53,8 @@ export interface BuildPlan {
   rules: { component: string; name: string; reason: string }[];
   sources: PlannedSource[];
   images: { build: string; runtime: string; tag: string };
+  /** The command that creates the foreign images when missing (cross and emulated builds made locally). */
+  makeImages?: string;
   stages: string[];
   steps: { name: StepName; title: string }[];
   output: { zip: string; manifest: string; log: string };
@@ -62,11 +67,15 @@ export interface BuildPlan {
 }
 
 export interface PlanOptions {
+  /** Native, cross or emulated (default: native, an engine of the target's arch). */
+  method?: BuildMethodChoice;
   outDir: string;
   maxUnzippedBytes: number;
   /** Candidate URLs for a source, in the order the fetcher tries them. */
   urlsFor: (source: BuildSpec['interpreter']['sources'][number]) => string[];
   runtimeFiles: RuntimeFileDigest[];
+  /** The files smoke checks run (`smoke.checks[].script`): they decide whether a layer passes. */
+  checkScripts: RuntimeFileDigest[];
   scriptDigests: Record<string, string>;
   /** Sonames always bundled on deployable platforms (present in the public images, absent on Lambda). */
   notOnLambda: readonly string[];
@@ -79,14 +88,19 @@ export interface PlanOptions {
  * always bundled, and what the manifest records. Descriptions, lifecycle dates and package
  * mappings of other recipes do not change a layer, so they are not hashed.
  */
-export function platformArtifactFacts(platform: Platform, arch: BuildSpec['arch'], notOnLambda: readonly string[]) {
+export function platformArtifactFacts(
+  platform: Platform,
+  arch: BuildSpec['arch'],
+  notOnLambda: readonly string[],
+  images: { build: string; runtime: string } = { build: platform.buildImage, runtime: platform.runtimeImage },
+) {
   return {
     name: platform.name,
     deployable: platform.deployable,
     lambdaRuntime: platform.lambdaRuntime,
     glibc: platform.glibc,
-    buildImage: platform.buildImage,
-    runtimeImage: platform.runtimeImage,
+    buildImage: images.build,
+    runtimeImage: images.runtime,
     libraryDirs: libraryDirs(platform, arch),
     alwaysBundle: platform.deployable ? [...notOnLambda] : [],
   };
@@ -97,9 +111,18 @@ export function artifactBaseName(spec: BuildSpec): string {
   return `${spec.interpreter.name}-${spec.interpreter.version}${profile}-${spec.platform.name}-${spec.arch}`;
 }
 
+/** A native build: an engine of the target's own arch. */
+export function nativeMethod(spec: Pick<BuildSpec, 'platform' | 'arch'>): BuildMethodChoice {
+  return chooseBuildMethod({ platform: spec.platform, arch: spec.arch, engineArch: spec.arch, emulate: false, crossToolchain: undefined });
+}
+
 /** Decide everything up front; nothing here touches Docker, the network or the output dir. */
 export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOptions): BuildPlan {
   const { interpreter, platform } = spec;
+  const method = opts.method ?? nativeMethod(spec);
+  // Native builds hash as they did before build methods existed: their images and layers stay current.
+  const methodFacts = method.method === 'native' ? {} : { buildMethod: method.method, buildPlatform: method.buildPlatform ?? null };
+  const images = { build: method.buildImage, runtime: method.runtimeImage };
   const base = artifactBaseName(spec);
   const components = [...spec.dependencies, interpreter];
   const sources = components.flatMap((c) =>
@@ -112,18 +135,21 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
       f.kind === 'source' ? { path: f.path, sha256: f.sha256 } : { path: f.path, sha256: opts.scriptDigests[f.script] },
     ),
     arch: spec.arch,
+    ...methodFacts,
   });
   const inputsHash = hashInputs({
     toolVersion: TOOL_VERSION,
     imageHash,
     runtimeFiles: opts.runtimeFiles,
     smoke: interpreter.recipe.smoke,
+    checkScripts: opts.checkScripts,
     profile: interpreter.profileSpec,
-    platform: platformArtifactFacts(platform, spec.arch, opts.notOnLambda),
+    platform: platformArtifactFacts(platform, spec.arch, opts.notOnLambda, images),
+    ...methodFacts,
     recipe: { name: interpreter.name, version: interpreter.version, license: interpreter.recipe.license },
     maxUnzippedBytes: opts.maxUnzippedBytes,
   });
-  const warnings = [...lifecycleWarnings(platform, opts.today)];
+  const warnings = [...lifecycleWarnings(platform, opts.today), ...method.warnings];
   if (!spec.target.includes('@')) {
     warnings.push(`${spec.target} names no version: building the newest pinned one, ${interpreter.name}@${interpreter.version} (write ${interpreter.name}@${interpreter.version} to pin it)`);
   }
@@ -138,6 +164,7 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
     profile: interpreter.profile,
     platform: platform.name,
     arch: spec.arch,
+    buildMethod: { method: method.method, engineArch: method.engineArch, reason: method.reason },
     deployable: platform.deployable,
     lambdaRuntime: platform.lambdaRuntime,
     glibc: platform.glibc,
@@ -151,10 +178,11 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
     rules: components.flatMap((c) => c.rules.map((r) => ({ component: c.name, ...r }))),
     sources,
     images: {
-      build: platform.buildImage,
-      runtime: platform.runtimeImage,
-      tag: `lambda-runtime-builder/${interpreter.name}:${interpreter.version}-${interpreter.profile}-${platform.name}-${spec.arch}`,
+      ...images,
+      // A cross-built and an emulated image of one target differ: each keeps its own tag.
+      tag: `lambda-runtime-builder/${interpreter.name}:${interpreter.version}-${interpreter.profile}-${platform.name}-${spec.arch}${method.method === 'native' ? '' : `-${method.method}`}`,
     },
+    ...(method.makeImages ? { makeImages: method.makeImages } : {}),
     stages: rendered.stages,
     steps: STEP_NAMES.map((name) => ({ name, title: STEPS[name].title })),
     output: { zip, manifest: `${zip}.json`, log: path.join(opts.outDir, 'logs', `${base}.log`) },
@@ -172,6 +200,7 @@ export function formatPlan(plan: BuildPlan): string {
     `  platform   ${plan.platform} (${plan.arch}), glibc ${plan.glibc}, ` +
       (plan.deployable ? `Lambda runtime ${plan.lambdaRuntime}` : 'not deployable (local verification only)'),
     `  images     build ${plan.images.build}; runtime ${plan.images.runtime}; tag ${plan.images.tag}`,
+    `  build      ${describeBuildMethod(plan.buildMethod)}`,
   ];
   for (const d of plan.dependencies) {
     lines.push(`  with       ${d.name} ${d.version}${d.overridden ? ' (--with)' : ''}: rule ${d.rule}: ${d.reason}`);

@@ -9,12 +9,17 @@ import { resolveBuild, type BuildSpec } from '../recipes/resolve.js';
 import { renderBuild, type InstallTemplates, type RenderedBuild } from '../render/dockerfile.js';
 import { candidateUrls } from '../sources/index.js';
 import { sha256Hex } from './hash.js';
-import { digestEntries, readDirEntries } from './local-files.js';
+import { digestEntries, readCheckScripts, readDirEntries } from './local-files.js';
 import { makePlan, type BuildPlan } from './plan.js';
+import { chooseBuildMethod, type BuildMethodChoice } from './build-method.js';
 
 export interface PrepareOptions {
   platform: string;
   arch: string;
+  /** The architecture of the engine that will build (Docker's or Node's name for it); default: the target's own (native). */
+  engineArch?: string;
+  /** `--emulate`: build a foreign arch under QEMU even where it could be cross-compiled. */
+  emulate?: boolean;
   profile?: string;
   with?: readonly string[];
   outDir: string;
@@ -30,8 +35,12 @@ export interface PrepareOptions {
 export interface PreparedBuild {
   spec: BuildSpec;
   rendered: RenderedBuild;
+  /** Native, cross or emulated, with the images that go with it. */
+  method: BuildMethodChoice;
   plan: BuildPlan;
   runtimeEntries: LayerEntry[];
+  /** The files the interpreter's smoke checks run, at their paths relative to the recipe. */
+  checkScripts: LayerEntry[];
   /** Where each build script lives (built-in scripts, or next to a recipe). */
   scriptPaths: Record<string, string>;
   /** Sonames present in the public images but missing on real Lambda (always bundled there). */
@@ -86,7 +95,14 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.with ? { with: opts.with } : {}),
   });
-  const rendered = renderBuild(spec, catalog.templates);
+  const method = chooseBuildMethod({
+    platform,
+    arch,
+    engineArch: opts.engineArch ?? arch,
+    emulate: Boolean(opts.emulate),
+    crossToolchain: catalog.platforms.crossToolchain(platform),
+  });
+  const rendered = renderBuild(spec, catalog.templates, method);
 
   const scriptPaths: Record<string, string> = {};
   const scriptDigests: Record<string, string> = {};
@@ -112,14 +128,17 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
     // The runtime is versioned with the tool that built the layer.
     runtimeEntries.push({ type: 'file', path: 'runtime/VERSION', mode: 0o644, data: Buffer.from(`${TOOL_VERSION}\n`) });
   }
+  const checkScripts = await readCheckScripts(spec.interpreter.recipe, spec.interpreter.recipeFile);
   const plan = makePlan(spec, rendered, {
+    method,
     outDir: opts.outDir,
     maxUnzippedBytes: opts.maxUnzippedBytes,
     urlsFor: (s) => candidateUrls(s, { mirrors: opts.mirrors, ...(opts.debianBase ? { debianBase: opts.debianBase } : {}) }),
     runtimeFiles: digestEntries(runtimeEntries),
+    checkScripts: digestEntries(checkScripts),
     scriptDigests,
     notOnLambda: catalog.platforms.notOnLambda,
     today: opts.today ?? new Date().toISOString().slice(0, 10),
   });
-  return { spec, rendered, plan, runtimeEntries, scriptPaths, notOnLambda: catalog.platforms.notOnLambda };
+  return { spec, rendered, method, plan, runtimeEntries, checkScripts, scriptPaths, notOnLambda: catalog.platforms.notOnLambda };
 }

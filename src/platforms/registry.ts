@@ -1,19 +1,40 @@
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { formatIssues } from '../recipes/registry.js';
-import { platformsFileSchema, type Arch, type Platform } from '../recipes/schema.js';
+import { arch as osArch } from 'node:os';
+import { platformsFileSchema, type Arch, type CrossToolchain, type Platform } from '../recipes/schema.js';
+import type { z } from 'zod';
+
+type PlatformsFile = z.infer<typeof platformsFileSchema>;
 
 export const DEFAULT_PLATFORM = 'al2023';
 export const DEFAULT_ARCH: Arch = 'x86_64';
 
-const TRIPLETS: Record<Arch, string> = { x86_64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
+/**
+ * Each architecture by the names recipes and platforms use (`x86_64`, `arm64`), with Debian's multiarch
+ * triplet, Docker's (OCI, Go's GOARCH) name and the other names tools report: `aarch64` (`uname -m`,
+ * Docker's info), `x64` (Node's `process.arch`).
+ */
+const ARCH_NAMES: Readonly<Record<Arch, { triplet: string; oci: string; debian: string; aliases: readonly string[] }>> = {
+  x86_64: { triplet: 'x86_64-linux-gnu', oci: 'amd64', debian: 'amd64', aliases: ['x64'] },
+  arm64: { triplet: 'aarch64-linux-gnu', oci: 'arm64', debian: 'arm64', aliases: ['aarch64'] },
+};
+
+/** Every architecture the tool knows, in the order `--arch all` builds them. */
+export const ARCHES: readonly Arch[] = Object.keys(ARCH_NAMES) as Arch[];
 
 export class PlatformRegistry {
   private constructor(
     private readonly platforms: Map<string, Platform>,
     /** Sonames (prefixes) present in the public images but missing on real Lambda. */
     readonly notOnLambda: readonly string[],
+    private readonly crossToolchains: NonNullable<PlatformsFile['crossToolchains']> = {},
   ) {}
+
+  /** How `platform` cross-compiles (by its package manager), or undefined when it cannot. */
+  crossToolchain(platform: Platform): CrossToolchain | undefined {
+    return this.crossToolchains[platform.packageManager];
+  }
 
   static parse(text: string, file: string): PlatformRegistry {
     let data: unknown;
@@ -24,9 +45,17 @@ export class PlatformRegistry {
     }
     const result = platformsFileSchema.safeParse(data);
     if (!result.success) throw new UserError(`invalid platforms file\n${formatIssues(file, result.error.issues)}`);
+    for (const [i, p] of result.data.platforms.entries()) {
+      for (const arch of Object.keys(p.foreignArch ?? {})) {
+        if (!(p.arches as string[]).includes(arch)) {
+          throw new UserError(`${file}: platforms[${i}].foreignArch.${arch}: platform ${p.name} does not list ${arch} in its arches`);
+        }
+      }
+    }
     return new PlatformRegistry(
       new Map(result.data.platforms.map((p) => [p.name, p])),
       result.data.notOnLambda,
+      result.data.crossToolchains,
     );
   }
 
@@ -53,12 +82,43 @@ export class PlatformRegistry {
 
 /** Debian's multiarch triplet of an architecture (`x86_64-linux-gnu`), as in `/usr/lib/<triplet>`. */
 export function multiarchTriplet(arch: Arch): string {
-  return TRIPLETS[arch];
+  return ARCH_NAMES[arch].triplet;
+}
+
+/** Docker's (OCI) name of an architecture: `amd64`, `arm64`. */
+export function ociArch(arch: Arch): string {
+  return ARCH_NAMES[arch].oci;
+}
+
+/**
+ * Any tool's name for an architecture (Docker reports `x86_64`/`aarch64`, Go `amd64`/`arm64`, Node
+ * `x64`) as recipes and platforms say it: `x86_64` or `arm64`. An unknown name is returned unchanged.
+ */
+export function normalizeArch(arch: string): string {
+  for (const [name, n] of Object.entries(ARCH_NAMES)) {
+    if (arch === name || arch === n.oci || n.aliases.includes(arch)) return name;
+  }
+  return arch;
+}
+
+/** Debian's name of an architecture (`dpkg --print-architecture`): `amd64`, `arm64`. */
+export function debianArch(arch: Arch): string {
+  return ARCH_NAMES[arch].debian;
+}
+
+/** Platform data for one architecture: `{triplet}` → `aarch64-linux-gnu`, `{debArch}` → `arm64`. */
+export function forArch(text: string, arch: Arch): string {
+  return text.replaceAll('{triplet}', multiarchTriplet(arch)).replaceAll('{debArch}', debianArch(arch));
+}
+
+/** The architecture of the machine this runs on: a local Docker engine's. */
+export function hostArch(): string {
+  return normalizeArch(osArch());
 }
 
 /** Library directories of a platform's runtime image for one architecture. */
 export function libraryDirs(platform: Platform, arch: Arch): string[] {
-  return platform.libraryDirs.map((d) => d.replaceAll('{triplet}', TRIPLETS[arch]));
+  return platform.libraryDirs.map((d) => forArch(d, arch));
 }
 
 export function checkArch(platform: Platform, arch: string): Arch {

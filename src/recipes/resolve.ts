@@ -121,9 +121,13 @@ function pairingRule(interp: Recipe, interpVersion: string, depName: string, rul
   return rule;
 }
 
-/** Refuse a recipe version on a platform a named rule excludes. */
-function checkPlatformRules(recipe: Recipe, version: string, platform: Platform): void {
+/**
+ * Refuse a recipe version on a platform a named rule excludes. A rule limited to profiles excludes
+ * only builds of those profiles (a dependency, built without a profile, is never refused by one).
+ */
+function checkPlatformRules(recipe: Recipe, version: string, platform: Platform, profile?: string): void {
   for (const rule of recipe.rules ?? []) {
+    if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
     if (rule.excludePlatforms?.includes(platform.name) && satisfies(version, rule.when)) {
       throw new UserError(
         `${recipe.name} ${version} cannot be built for platform ${platform.name}: rule '${rule.name}': ${rule.reason}`,
@@ -144,13 +148,13 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
       `${recipe.name} is a library recipe, built as part of an interpreter${users.length ? ` (${users.join(', ')})` : ''}; pin its version with --with ${recipe.name}@VERSION`,
     );
   }
-  checkPlatformRules(recipe, version.version, opts.platform);
   const profiles = recipe.profiles ?? {};
   const profileName = opts.profile ?? DEFAULT_PROFILE;
   const profileSpec = profiles[profileName];
   if (!profileSpec) {
     throw new UserError(`${recipe.name} has no profile '${profileName}': use one of ${Object.keys(profiles).join(', ')} (--profile)`);
   }
+  checkPlatformRules(recipe, version.version, opts.platform, profileName);
 
   const overrides = new Map<string, TargetRequest>();
   const deps = (recipe.dependencies ?? []).filter((d) => policyApplies(d.libraryPolicies, opts.platform));

@@ -23,10 +23,15 @@ export const LIBRARY_POLICIES = ['glibc-only'] as const;
 export const libraryPolicySchema = z.enum(LIBRARY_POLICIES);
 export type LibraryPolicy = z.infer<typeof libraryPolicySchema>;
 
+/** One pinned source (`SourceSpec`); src/sources fetches and verifies it. */
 export const sourceSchema = z.strictObject({
+  /** File name used in build contexts, e.g. `php-7.4.33.tar.xz`. A plain file name, no directories. */
   name: fileName,
+  /** Official URL, e.g. `https://www.php.net/distributions/php-7.4.33.tar.xz`. */
   url: z.url(),
+  /** Pinned SHA-256: the only thing that decides whether bytes are accepted. */
   sha256,
+  /** Path under Debian's archive serving the same bytes, e.g. `pool/main/p/php7.4/php7.4_7.4.33.orig.tar.xz`. */
   debianPath: z
     .string()
     .regex(/^pool\/main\/[a-z0-9]+\/[^/]+\/[^/]+$/, 'must look like pool/main/<letter>/<srcpkg>/<file>')
@@ -83,6 +88,40 @@ export const profileSchema = z.strictObject({
 
 const command = z.array(z.string()).min(1);
 
+/** In a smoke check's command, stands for where the check's `script` is in the container. */
+export const SCRIPT_PLACEHOLDER = '{script}';
+
+export const smokeCheckSchema = z
+  .strictObject({
+    name: ruleName,
+    reason: z.string().min(10),
+    /** Profiles this check applies to; every profile when absent. */
+    profiles: z.array(z.string()).min(1).optional(),
+    /**
+     * A file beside the recipe (a path relative to the recipe's directory, e.g.
+     * `checks/php-tls-handshake.php`) that the check runs: it is copied into the smoke container
+     * and `{script}` in the command names it there. For checks too long for one command line.
+     */
+    script: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*(\/[A-Za-z0-9][A-Za-z0-9._+-]*)*$/, 'must be a path inside the recipe directory, e.g. checks/tls.php')
+      .optional(),
+    command,
+    expect: z.string().refine((r) => {
+      try {
+        new RegExp(r, 'm');
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a valid regular expression'),
+  })
+  .superRefine((check, ctx) => {
+    const named = check.command.some((a) => a.includes(SCRIPT_PLACEHOLDER));
+    if (check.script && !named) ctx.addIssue({ code: 'custom', path: ['command'], message: `must name the check's script as ${SCRIPT_PLACEHOLDER}` });
+    if (!check.script && named) ctx.addIssue({ code: 'custom', path: ['command'], message: `${SCRIPT_PLACEHOLDER} needs a 'script' to stand for` });
+  });
+
 export const recipeSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -112,25 +151,7 @@ export const recipeSchema = z
         version: z.strictObject({ command, expect: z.string().includes('{version}') }),
         modules: z.strictObject({ command }).optional(),
         /** Behaviour checks: each command's output must match `expect` (a regular expression). */
-        checks: z
-          .array(
-            z.strictObject({
-              name: ruleName,
-              reason: z.string().min(10),
-              /** Profiles this check applies to; every profile when absent. */
-              profiles: z.array(z.string()).min(1).optional(),
-              command,
-              expect: z.string().refine((r) => {
-                try {
-                  new RegExp(r, 'm');
-                  return true;
-                } catch {
-                  return false;
-                }
-              }, 'must be a valid regular expression'),
-            }),
-          )
-          .optional(),
+        checks: z.array(smokeCheckSchema).optional(),
       })
       .optional(),
     runtime: z.string().optional(),
@@ -168,7 +189,30 @@ export type Rule = z.infer<typeof ruleSchema>;
 export type DependencyRule = z.infer<typeof dependencyRuleSchema>;
 export type Profile = z.infer<typeof profileSchema>;
 export type Recipe = z.infer<typeof recipeSchema>;
+export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
 export type RecipeVersion = Recipe['versions'][number];
+
+const archSchema = z.enum(['x86_64', 'arm64']);
+const ciScript = z.string().regex(/^\.ci\/[a-z0-9-]+\.sh$/, 'must name a script under .ci/, e.g. .ci/make-glibc-image.sh');
+
+/**
+ * How a package manager's platforms cross-compile for another architecture at native speed (Debian:
+ * `crossbuild-essential-<arch>` and multiarch `:<arch>` packages). In every string, `{debArch}` is the
+ * target's Debian architecture (`arm64`) and `{triplet}` its multiarch triplet (`aarch64-linux-gnu`).
+ */
+export const crossToolchainSchema = z.strictObject({
+  /** Shell commands run in the toolchain stage before its packages are installed. */
+  setup: z.array(z.string().min(1)),
+  /** Packages added to the platform's `toolchain`: the cross compiler and binutils. */
+  toolchain: z.array(z.string().min(1)).min(1),
+  /** Appended to each library package of the recipe (`zlib1g-dev` → `zlib1g-dev:arm64`). */
+  packageSuffix: z.string().min(1),
+  /** Recipe package names that are tools run during the build: installed for the build machine, without the suffix. */
+  hostPackages: z.array(z.string().min(1)),
+  /** Where the target's libraries are in the build image, in search order (the library closure of a cross build). */
+  libraryDirs: z.array(z.string().startsWith('/')).min(1),
+});
+export type CrossToolchain = z.infer<typeof crossToolchainSchema>;
 
 export const platformSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9.-]*$/, 'must be lowercase letters, digits, dots and dashes'),
@@ -182,9 +226,26 @@ export const platformSchema = z.strictObject({
   /** See LIBRARY_POLICIES; absent: the layer may use every library of the runtime image. */
   libraryPolicy: libraryPolicySchema.optional(),
   /** A script of this repository that creates `runtimeImage` locally (it is not in any registry). */
-  makeRuntimeImage: z.string().regex(/^\.ci\/[a-z0-9-]+\.sh$/, 'must name a script under .ci/, e.g. .ci/make-glibc-image.sh').optional(),
-  arches: z.array(z.enum(['x86_64', 'arm64'])).min(1),
+  makeRuntimeImage: ciScript.optional(),
+  arches: z.array(archSchema).min(1),
   libraryDirs: z.array(z.string().startsWith('/')).min(1),
+  /**
+   * Images of this platform for an architecture other than the engine's, run under QEMU user mode
+   * (binfmt_misc): `runtimeImage` smoke-tests (and `invoke` runs) a layer of that arch, `buildImage`
+   * runs an emulated build. Named by tag, never by Docker platform: images made with `docker import`
+   * carry the engine's arch whatever they hold. `makeImages` creates them when no registry has them.
+   */
+  foreignArch: z
+    .partialRecord(
+      archSchema,
+      z.strictObject({
+        buildImage: z.string().min(1),
+        runtimeImage: z.string().min(1),
+        /** The command that creates them: a script under .ci/ and its arguments. */
+        makeImages: z.string().regex(/^\.ci\/[a-z0-9-]+\.sh( [a-z0-9.-]+)*$/, 'must be a script under .ci/ and its arguments, e.g. .ci/make-arm64-images.sh bookworm').optional(),
+      }),
+    )
+    .optional(),
   lifecycle: z
     .strictObject({
       deprecated: z.iso.date().optional(),
@@ -201,6 +262,8 @@ export const platformSchema = z.strictObject({
 
 export const platformsFileSchema = z.strictObject({
   notOnLambda: z.array(z.string()),
+  /** Cross toolchains by package manager: the platforms of a package manager listed here can cross-compile. */
+  crossToolchains: z.partialRecord(z.enum(['apt', 'yum', 'dnf']), crossToolchainSchema).optional(),
   platforms: z.array(platformSchema).min(1),
 });
 

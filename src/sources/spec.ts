@@ -4,17 +4,10 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { SourceSpec } from '../recipes/schema.js';
 
-export interface SourceSpec {
-  /** File name used in build contexts, e.g. `php-7.4.33.tar.xz`. A plain file name, no directories. */
-  name: string;
-  /** Official URL, e.g. `https://www.php.net/distributions/php-7.4.33.tar.xz`. */
-  url: string;
-  /** Pinned SHA-256: 64 lowercase hex characters. The only thing that decides whether bytes are accepted. */
-  sha256: string;
-  /** Path under Debian's archive serving the same bytes, e.g. `pool/main/p/php7.4/php7.4_7.4.33.orig.tar.xz`. */
-  debianPath?: string;
-}
+/** What a recipe pins for one source; its one home is the recipes' zod schema (`sourceSchema`). */
+export type { SourceSpec };
 
 /** Options that decide where a source may be fetched from. */
 export interface CandidateOptions {

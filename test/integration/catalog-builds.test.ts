@@ -7,29 +7,25 @@ import { LAMBDA_ENV } from '../../src/lambda.js';
 import { packTar } from '../../src/layer/tar.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
+import { KEEP_ALIVE } from '../../src/pipeline/steps/libraries.js';
 import { ourContainers, requireEngine, tempDir } from './helpers.js';
 
-// php@8.2 with the standard profile and a second interpreter (Lua), built together
-// with --jobs 2 so they share the platform's toolchain stage. Every check in the
-// recipes (modules that must and must not load, TLS, CA bundle, one OpenSSL, ini
-// scan dir, glibc ceiling, arch) runs inside the build; these tests look at the result.
+// php@8.2 with the standard profile as users deploy it (al2023-portable: built in Debian 11,
+// smoke-tested in the glibc-only image), and a second interpreter (Lua) by recipe alone. Every
+// check in the recipes (modules that must and must not load, TLS, CA bundle, one OpenSSL, ini
+// scan dir, glibc policy, arch) runs inside the build; these tests look at the result.
 let engine: DockerodeEngine;
 let out: { dir: string; cleanup: () => Promise<void> };
 let report: BuildRuntimeReport;
 const manifests = new Map<string, Manifest>();
+const PORTABLE_IMAGE = 'lambda-runtime-builder/glibc-only:bullseye-x86_64';
 
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-catalog-');
-  report = await buildRuntimes({
-    targets: ['php@8.2.32', 'lua@5.4.7'],
-    platform: 'debian-bookworm',
-    profile: 'standard',
-    outDir: out.dir,
-    jobs: 2,
-    renderer: 'silent',
-    engine,
-  });
+  const php = await buildRuntimes({ targets: ['php@8.2.32'], platform: 'al2023-portable', profile: 'standard', outDir: out.dir, renderer: 'silent', engine });
+  const lua = await buildRuntimes({ targets: ['lua@5.4.7'], platform: 'debian-bookworm', profile: 'standard', outDir: out.dir, renderer: 'silent', engine });
+  report = { ...php, results: [...php.results, ...lua.results] };
   for (const r of report.results) manifests.set(r.target, JSON.parse(await readFile(r.manifest, 'utf8')) as Manifest);
 }, 60 * 60_000);
 
@@ -37,9 +33,9 @@ afterAll(async () => {
   await out?.cleanup();
 });
 
-async function runInRuntimeImage(zip: string, commands: string[][]): Promise<{ stdout: string; exitCode: number }[]> {
+async function runInRuntimeImage(image: string, zip: string, commands: string[][]): Promise<{ stdout: string; exitCode: number }[]> {
   const entries = await readZipEntries(zip);
-  return withContainer(engine, { image: 'debian:bookworm', entrypoint: ['sleep', 'infinity'], cmd: [] }, async (c) => {
+  return withContainer(engine, { image, entrypoint: KEEP_ALIVE, cmd: [] }, async (c) => {
     await c.putArchive(packTar(entries, { prefix: 'opt' }), '/');
     await c.start();
     const results = [];
@@ -51,18 +47,27 @@ async function runInRuntimeImage(zip: string, commands: string[][]): Promise<{ s
   });
 }
 
-describe('php@8.2.32 standard on debian-bookworm', () => {
-  it('pairs OpenSSL 3.5.7 and curl 8.14.1 by rule and records where every library comes from', () => {
+describe('php@8.2.32 standard on al2023-portable', () => {
+  it('pairs zlib, OpenSSL 3.5.7 and curl 8.14.1 by rule, and lists every library taken from a Debian package', () => {
     const m = manifests.get('php@8.2.32')!;
     expect(m.recipe).toMatchObject({ name: 'php', version: '8.2.32', profile: 'standard' });
+    expect(m.platform).toMatchObject({ name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023' });
     expect(m.dependencies.map((d) => `${d.name}@${d.version}:${d.rule}`)).toEqual([
+      'zlib@1.3.1:zlib-from-source-on-portable',
       'openssl@3.5.7:openssl-3-lts-from-php-8.1',
       'curl@8.14.1:curl-8-from-php-8.1',
     ]);
     expect(m.libraries.builtFromSource).toEqual([
+      { name: 'zlib', version: '1.3.1' },
       { name: 'openssl', version: '3.5.7' },
       { name: 'curl', version: '8.14.1' },
     ]);
+    // Every bundled library names its Debian 11 package and version; the summary repeats them.
+    for (const b of m.libraries.bundled) expect(b.package && b.packageVersion, b.soname).toBeTruthy();
+    const result = report.results.find((r) => r.target === 'php@8.2.32')!;
+    expect(result.fromPackages.map((p) => p.soname).sort()).toEqual(m.libraries.bundled.map((b) => b.soname).sort());
+    // Nothing the policy forbids: no zlib, OpenSSL or curl from the distro.
+    expect(m.libraries.bundled.map((b) => b.soname).filter((s) => /^lib(z|ssl|crypto|curl)\.so/.test(s))).toEqual([]);
     const bundled = new Map(m.libraries.bundled.map((b) => [b.soname.replace(/\.so.*/, ''), b]));
     for (const lib of ['libonig', 'libxml2', 'libsqlite3', 'libicuuc']) {
       expect(bundled.get(lib), `${lib} bundled`).toBeDefined();
@@ -73,6 +78,7 @@ describe('php@8.2.32 standard on debian-bookworm', () => {
       'tls-keygen',
       'ca-bundle-default',
       'one-openssl',
+      'tls-handshake',
       'ini-scan-dir-in-task-root',
       'intl-with-trimmed-icu-data',
     ]);
@@ -105,7 +111,7 @@ describe('php@8.2.32 standard on debian-bookworm', () => {
       "$r[] = bin2hex(mb_convert_encoding('東', 'SJIS', 'UTF-8'));",
       "echo implode('|', $r);",
     ].join(' ');
-    const [off, on] = await runInRuntimeImage(zip, [
+    const [off, on] = await runInRuntimeImage(PORTABLE_IMAGE, zip, [
       ['/opt/bin/php', '-m'],
       ['/opt/bin/php', '-d', 'extension=intl', '-r', script],
     ]);
@@ -131,7 +137,7 @@ describe('lua@5.4.7, a second interpreter by recipe alone', () => {
   it('is built with the same pipeline and runs code in a clean container', async () => {
     const lua = report.results.find((r) => r.target === 'lua@5.4.7')!;
     expect(path.basename(lua.zip)).toBe('lua-5.4.7-standard-debian-bookworm-x86_64.zip');
-    const [r] = await runInRuntimeImage(lua.zip, [['/opt/bin/lua', '-e', 'print(_VERSION, 2^10)']]);
+    const [r] = await runInRuntimeImage('debian:bookworm', lua.zip, [['/opt/bin/lua', '-e', 'print(_VERSION, 2^10)']]);
     expect(r!.stdout.trim()).toBe('Lua 5.4\t1024.0');
   });
 });

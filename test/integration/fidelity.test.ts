@@ -1,10 +1,10 @@
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executePlans, planRuntimes, type BuildRuntimeOptions } from '../../src/api.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { StepError } from '../../src/errors.js';
-import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir } from './helpers.js';
+import { ourContainers, probeFixture, requireEngine, tempDir } from './helpers.js';
 
 // Each fidelity check must fail a real build when violated, naming the file.
 // A tiny C "probe" recipe (versions select an injected fault through named rules)
@@ -16,17 +16,7 @@ let base: BuildRuntimeOptions;
 beforeAll(async () => {
   engine = await requireEngine();
   work = await tempDir('lrb-it-fidelity-');
-  const fixtures = path.join(REPO_ROOT, 'test/fixtures/probe');
-  const src = path.join(work.dir, 'src', 'probe-1.0.0');
-  await mkdir(src, { recursive: true });
-  for (const f of ['probe.c', 'libprobe.c']) await copyFile(path.join(fixtures, f), path.join(src, f));
-  const tarball = path.join(work.dir, 'probe-1.0.0.tar.gz');
-  await execFileP('tar', ['-C', path.join(work.dir, 'src'), '-czf', tarball, 'probe-1.0.0']);
-  const sha256 = (await execFileP('sha256sum', [tarball])).stdout.split(' ')[0]!;
-  const recipes = path.join(work.dir, 'recipes');
-  await mkdir(recipes);
-  await copyFile(path.join(fixtures, 'build-probe.sh'), path.join(recipes, 'build-probe.sh'));
-  const source = [{ name: 'probe-1.0.0.tar.gz', url: `file://${tarball}`, sha256 }];
+  const { recipes, source } = await probeFixture(work.dir);
   await writeFile(
     path.join(recipes, 'probe.json'),
     JSON.stringify({
@@ -40,7 +30,7 @@ beforeAll(async () => {
         { name: 'inject-missing-library', reason: 'version 1.0.1 links a library it does not install', when: '1.0.1', args: ['missing-lib'] },
         { name: 'inject-wrong-arch', reason: 'version 1.0.2 ships an aarch64 ELF file', when: '1.0.2', args: ['wrong-arch'] },
       ],
-      versions: ['1.0.0', '1.0.1', '1.0.2'].map((version) => ({ version, sources: source })),
+      versions: ['1.0.0', '1.0.1', '1.0.2'].map((version) => ({ version, sources: [source] })),
     }),
   );
   base = {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,4 +47,27 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The pieces of a `probe` recipe (test/fixtures/probe: a tiny C program built in seconds on the
+ * platform's cached toolchain stage) in `dir`: the source tarball, made byte-identical on every
+ * run so that its image is reused, and a recipes directory holding build-probe.sh. The caller
+ * writes `probe.json` there, with `source` as each version's source.
+ */
+export async function probeFixture(dir: string): Promise<{ recipes: string; source: { name: string; url: string; sha256: string } }> {
+  const fixtures = path.join(REPO_ROOT, 'test/fixtures/probe');
+  const src = path.join(dir, 'src', 'probe-1.0.0');
+  await mkdir(src, { recursive: true });
+  for (const f of ['probe.c', 'libprobe.c']) await copyFile(path.join(fixtures, f), path.join(src, f));
+  const tarball = path.join(dir, 'probe-1.0.0.tar.gz');
+  await execFileP('tar', [
+    ...['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--mode=u=rwX,go=rX', '--use-compress-program=gzip -n'],
+    ...['-C', path.join(dir, 'src'), '-cf', tarball, 'probe-1.0.0'],
+  ]);
+  const sha256 = (await execFileP('sha256sum', [tarball])).stdout.split(' ')[0]!;
+  const recipes = path.join(dir, 'recipes');
+  await mkdir(recipes, { recursive: true });
+  await copyFile(path.join(fixtures, 'build-probe.sh'), path.join(recipes, 'build-probe.sh'));
+  return { recipes, source: { name: 'probe-1.0.0.tar.gz', url: `file://${tarball}`, sha256 } };
 }

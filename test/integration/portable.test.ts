@@ -34,7 +34,9 @@ describe('al2023-portable: php@7.4 minimal', () => {
     expect(manifest.libraries.bundled).toEqual([]);
     expect(manifest.libraries.builtFromSource.map((l) => l.name)).toEqual(['zlib', 'openssl', 'curl']);
     expect(manifest.smoke.output).toMatch(/^PHP 7\.4\.33 \(cli\)/);
-    expect(manifest.smoke.checks?.map((c) => c.name)).toEqual(expect.arrayContaining(['tls-keygen', 'ca-bundle-default', 'one-openssl']));
+    expect(manifest.smoke.checks?.map((c) => c.name)).toEqual(expect.arrayContaining(['tls-keygen', 'ca-bundle-default', 'one-openssl', 'tls-handshake']));
+    // A real handshake with only glibc under the layer: PHP streams and curl, and refusals without the test CA.
+    expect(manifest.smoke.checks?.find((c) => c.name === 'tls-handshake')?.output).toBe('handshake-ok stream curl refused-untrusted refused-wrong-name TLSv1.3');
   });
 
   it('serves invocations through its bootstrap in the glibc-only image', async () => {

@@ -112,7 +112,8 @@ export async function buildToolchain(
   opts: { signal?: AbortSignal; onLog?: (line: string) => void },
 ): Promise<string> {
   const { spec, rendered } = prepared;
-  const tag = `lambda-runtime-builder/toolchain:${spec.platform.name}-${spec.arch}`;
+  const method = prepared.method.method;
+  const tag = `lambda-runtime-builder/toolchain:${spec.platform.name}-${spec.arch}${method === 'native' ? '' : `-${method}`}`;
   const none = () => {
     throw new Error('the toolchain stage copies no files');
   };

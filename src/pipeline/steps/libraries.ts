@@ -7,7 +7,10 @@ import { listTarNames, readTarEntries } from '../../layer/tar.js';
 import { PREFIX } from '../../lambda.js';
 import { paths } from '../../paths.js';
 import { libraryDirs } from '../../platforms/registry.js';
-import { parseLdd, planBundle } from '../libraries.js';
+import { parseElf } from '../../elf/elf.js';
+import { GLIBC_LOADERS } from '../../elf/policy.js';
+import { formatClosure, libraryClosure, type ElfObject } from '../elf-closure.js';
+import { parseLdd, planBundle, type LddDependency } from '../libraries.js';
 import type { Step, StepContext } from '../step-types.js';
 import { ensureImage } from './image.js';
 
@@ -57,6 +60,40 @@ async function copyLibraries(c: Container, files: string[]): Promise<LayerEntry[
   return copied.filter((e) => e.type === 'file').map((e) => ({ ...e, path: `lib/${e.path}`, mode: 0o755 }));
 }
 
+/** Prints where a soname is in the first of the given directories of the build container that has it, and the file it resolves to. */
+const LOCATE = 'n=$1; shift; for d; do if [ -e "$d/$n" ]; then printf "%s\\t%s\\n" "$d/$n" "$(readlink -f "$d/$n")"; exit 0; fi; done; exit 1';
+
+/**
+ * What `ldd` would say, for a cross build's foreign binaries (which the build container cannot run):
+ * the closure of their DT_NEEDED entries over `/opt/lib` and the target's library directories in the
+ * build image (the cross toolchain's `libraryDirs`), read from the files themselves.
+ */
+async function crossClosure(ctx: StepContext, c: Container, opt: LayerEntry[]): Promise<Map<string, LddDependency[]>> {
+  const { spec, method } = ctx.prepared;
+  const cross = method.cross!;
+  const roots: ElfObject[] = opt.filter(isElf).map((e) => {
+    const info = parseElf(e.data);
+    if (!info) throw new Error(`${PREFIX}/${e.path} is not an ELF file`);
+    return { path: `${PREFIX}/${e.path}`, info };
+  });
+  const loader = GLIBC_LOADERS[spec.arch].soname;
+  return libraryClosure(roots, {
+    libraryPath: [`${PREFIX}/lib`],
+    systemDirs: cross.libraryDirs,
+    skip: (soname) => soname === loader,
+    locate: async (soname, dirs) => {
+      const r = await c.exec(['sh', '-c', LOCATE, 'sh', soname, ...dirs]);
+      if (r.exitCode !== 0) return null;
+      const [found, real] = r.stdout.trim().split('\t') as [string, string];
+      const [file] = (await readTarEntries(await c.getArchive(real))).filter((e) => e.type === 'file');
+      const info = file?.type === 'file' ? parseElf(file.data) : null;
+      if (!info) throw new Error(`${found} (for ${soname}) is not an ELF file`);
+      if (info.machine !== spec.arch) throw new Error(`${found} (for ${soname}) is built for ${info.machine}, not ${spec.arch}`);
+      return { path: found, info };
+    },
+  });
+}
+
 export const bundleLibraries: Step<'bundle-libraries'> = {
   name: 'bundle-libraries',
   title: 'Bundle shared libraries the runtime image lacks',
@@ -71,10 +108,17 @@ export const bundleLibraries: Step<'bundle-libraries'> = {
       const elfFiles = opt.filter(isElf).map((e) => `${PREFIX}/${e.path}`);
       if (elfFiles.length === 0) throw new Error(`no ELF files under ${PREFIX} in ${plan.images.tag}`);
       await c.start();
-      const ldd = await c.exec(['ldd', ...elfFiles], { env: { LD_LIBRARY_PATH: `${PREFIX}/lib` } });
-      ctx.log(ldd.stdout);
-      if (ldd.stderr.trim()) ctx.log(ldd.stderr);
-      const bundle = planBundle(parseLdd(ldd.stdout, elfFiles), {
+      let deps: Map<string, LddDependency[]>;
+      if (ctx.prepared.method.cross) {
+        deps = await crossClosure(ctx, c, opt);
+        ctx.log(`library closure from DT_NEEDED (${spec.arch} files, not run here):\n${formatClosure(deps)}`);
+      } else {
+        const ldd = await c.exec(['ldd', ...elfFiles], { env: { LD_LIBRARY_PATH: `${PREFIX}/lib` } });
+        ctx.log(ldd.stdout);
+        if (ldd.stderr.trim()) ctx.log(ldd.stderr);
+        deps = parseLdd(ldd.stdout, elfFiles);
+      }
+      const bundle = planBundle(deps, {
         prefix: PREFIX,
         runtimeLibraries: provided,
         alwaysBundle: spec.platform.deployable ? ctx.prepared.notOnLambda : [],

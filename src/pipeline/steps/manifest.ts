@@ -35,8 +35,14 @@ export function resultFromManifest(
     unzippedBytes: manifest.unzippedBytes,
     zippedBytes: manifest.zip.bytes,
     smoke: manifest.smoke,
+    fromPackages: fromPackages(manifest),
     ...run,
   };
+}
+
+/** The bundled libraries that came from a platform package, as the summary lists them. */
+export function fromPackages(manifest: Pick<Manifest, 'libraries'>): BuildResult['fromPackages'] {
+  return manifest.libraries.bundled.flatMap((b) => (b.package && b.packageVersion ? [{ soname: b.soname, package: b.package, version: b.packageVersion }] : []));
 }
 
 /** What an up-to-date artifact reports (nothing was run). */
@@ -74,10 +80,12 @@ export function makeManifest(ctx: Pick<StepContext, 'prepared' | 'output'>, dura
       deployable: spec.platform.deployable,
       lambdaRuntime: spec.platform.lambdaRuntime,
       glibc: spec.platform.glibc,
-      buildImage: spec.platform.buildImage,
-      runtimeImage: spec.platform.runtimeImage,
+      // The images this build used (an arm64 layer is smoke-tested in the platform's arm64 image).
+      buildImage: plan.images.build,
+      runtimeImage: plan.images.runtime,
     },
     arch: spec.arch,
+    buildMethod: plan.buildMethod.method,
     zip: { file: path.basename(plan.output.zip), sha256: zip.sha256, bytes: zip.zip.length },
     unzippedBytes: ctx.output('check-size').size.unzippedBytes,
     smoke: ctx.output('smoke-test'),

@@ -1,12 +1,27 @@
+import path from 'node:path';
 import { withContainer } from '../../docker/engine.js';
 import type { Container, ExecResult } from '../../docker/types.js';
 import { LAMBDA_ENV, PREFIX } from '../../lambda.js';
 import { packTar } from '../../layer/tar.js';
+import { SCRIPT_PLACEHOLDER, type SmokeCheck } from '../../recipes/schema.js';
 import type { SmokeResult } from '../manifest.js';
 import type { Step, StepContext } from '../step-types.js';
 import { KEEP_ALIVE } from './libraries.js';
 
 type Env = Record<string, string>;
+
+/**
+ * Where the files that checks run (`smoke.checks[].script`) are put in the smoke container:
+ * under /tmp, which every runtime image has (as Lambda does), never in the layer's /opt.
+ */
+export const CHECK_SCRIPTS_DIR = '/tmp/lrb-smoke';
+
+/** The command a check runs, with `{script}` replaced by where its script is in the container. */
+export function checkCommand(check: SmokeCheck): string[] {
+  const script = check.script;
+  if (!script) return check.command;
+  return check.command.map((a) => a.replaceAll(SCRIPT_PLACEHOLDER, `${CHECK_SCRIPTS_DIR}/${script}`));
+}
 
 async function exec(c: Container, command: string[], env: Env): Promise<ExecResult & { printed: string }> {
   const r = await c.exec(command, { env });
@@ -51,11 +66,12 @@ async function behaviourChecks(ctx: StepContext, c: Container, env: Env): Promis
   for (const check of spec.interpreter.recipe.smoke!.checks ?? []) {
     if (check.profiles && !check.profiles.includes(spec.interpreter.profile)) continue;
     if (ctx.signal.aborted) break;
-    const r = await exec(c, check.command, env);
+    const command = checkCommand(check);
+    const r = await exec(c, command, env);
     ctx.log(`check ${check.name}: ${r.printed}`);
     if (r.exitCode !== 0 || !new RegExp(check.expect, 'm').test(r.printed)) {
       throw new Error(
-        `check '${check.name}' failed (${check.reason}): ${check.command.join(' ')} exited ${r.exitCode} and printed "${r.printed.slice(0, 300)}", expected /${check.expect}/`,
+        `check '${check.name}' failed (${check.reason}): ${command.join(' ')} exited ${r.exitCode} and printed "${r.printed.slice(0, 300)}", expected /${check.expect}/`,
       );
     }
     passed.push({ name: check.name, output: r.printed });
@@ -70,8 +86,13 @@ export const smokeTest: Step<'smoke-test'> = {
     const { plan } = ctx.prepared;
     const env = { PATH: LAMBDA_ENV.PATH, LD_LIBRARY_PATH: LAMBDA_ENV.LD_LIBRARY_PATH };
     const { layer } = ctx.output('assemble');
+    const { checkScripts } = ctx.prepared;
     const value = await withContainer(ctx.engine, { image: plan.images.runtime, entrypoint: KEEP_ALIVE, cmd: [], env }, async (c) => {
       await c.putArchive(packTar(layer, { prefix: PREFIX.slice(1) }), '/');
+      if (checkScripts.length) {
+        const { dir, base } = path.posix.parse(CHECK_SCRIPTS_DIR);
+        await c.putArchive(packTar(checkScripts, { prefix: base }), dir);
+      }
       await c.start();
       const result = await checkVersion(ctx, c, env);
       const modules = await checkModules(ctx, c, env);

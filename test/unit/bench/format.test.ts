@@ -17,14 +17,15 @@ describe('bench table: each goal is judged from the numbers', () => {
   it('a size exactly at the goal meets it, one byte over does not (1 MB = 1,048,576 bytes)', () => {
     const rows = formatBuildBench(
       result([
-        { target: 'php@8.2.32', profile: 'standard', zippedBytes: 20 * MB, unzippedBytes: 60 * MB },
-        { target: 'php@8.2.33', profile: 'standard', zippedBytes: 20 * MB + 1, unzippedBytes: 1 },
-        { target: 'php@7.4.33', profile: 'minimal', zippedBytes: 1, unzippedBytes: 25 * MB + 1 },
+        { target: 'php@8.2.32', profile: 'standard', platform: 'al2023-portable', zippedBytes: 20 * MB, unzippedBytes: 60 * MB },
+        { target: 'php@8.2.33', profile: 'standard', platform: 'debian-bookworm', zippedBytes: 20 * MB + 1, unzippedBytes: 1 },
+        { target: 'php@7.4.33', profile: 'minimal', platform: 'debian-bookworm', zippedBytes: 1, unzippedBytes: 25 * MB + 1 },
       ]),
     );
     const sizes = rows.filter((r) => r.measure.includes('zipped'));
     expect(sizes.map((r) => r.met)).toEqual([true, false, false]);
     expect(sizes[0]!.goal).toBe('<= 20 MB / 60 MB');
+    expect(sizes[0]!.measure).toBe('php@8.2.32 standard al2023-portable: zipped / unzipped');
     expect(sizes[0]!.result).toBe(`20.00 MB / 60.00 MB (${20 * MB} / ${60 * MB} bytes)`);
   });
 

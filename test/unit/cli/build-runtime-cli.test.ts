@@ -92,6 +92,18 @@ describe('--list', () => {
     expect(listing.platforms.map((p) => p.name)).toEqual(['amzn-2017.03', 'al2', 'al2023', 'al2023-portable', 'debian-bullseye', 'debian-bookworm']);
     for (const r of listing.recipes) for (const s of r.sources) expect(['cached', 'not-probed']).toContain(s.available);
   });
+
+  it('says which profiles build against platform packages on a portable platform (minimal: none; standard: Debian 11 -dev packages)', async () => {
+    const { stdout } = await cli(['--list', '--json', '--offline']);
+    const listing = JSON.parse(stdout) as { platforms: { name: string; systemPackages: { target: string; profile: string; packages: string[] }[] }[] };
+    const portable = listing.platforms.find((p) => p.name === 'al2023-portable')!;
+    // zlib, OpenSSL and curl are built from pinned sources there, so minimal takes nothing.
+    expect(portable.systemPackages.map((s) => s.profile)).toEqual(['standard']);
+    expect(portable.systemPackages[0]!.packages).toEqual(expect.arrayContaining(['libxml2-dev', 'libsqlite3-dev', 'libonig-dev', 'libicu-dev']));
+    expect(portable.systemPackages[0]!.packages).not.toContain('zlib1g-dev');
+    const text = (await cli(['--list', '--offline'])).stdout;
+    expect(text).toMatch(/al2023-portable .*\n {4}php@\S+ standard: builds against platform packages .*libxml2-dev.* \(libraries bundled from them: package and version in the manifest\)/);
+  });
 });
 
 describe('cache-prune', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { baseKind, checkRepo, contextEntries, imageLabels, imageTag, renderImage, type ImageManifest } from '../../../src/image/context.js';
+import { baseKind, checkRepo, contextEntries, dockerPlatform, imageLabels, imageTag, renderImage, type ImageManifest } from '../../../src/image/context.js';
 import { ecrRegistryOf, parseRegistryAuth, registryHostOf, splitImageRef } from '../../../src/image/push.js';
 
 const PLATFORMS = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../dockerfiles/platforms.json'), 'utf8')) as {
@@ -103,5 +103,13 @@ describe('Lambda image rendering', () => {
     expect(await parseRegistryAuth('env:REG', 'h', { REG: 'u:p:w' })).toEqual({ username: 'u', password: 'p:w', serveraddress: 'h' });
     await expect(parseRegistryAuth('env:NOPE', 'h', {})).rejects.toThrow(/NOPE is not set/);
     await expect(parseRegistryAuth('justuser', 'h')).rejects.toThrow(/must give user:password/);
+  });
+});
+
+describe('dockerPlatform', () => {
+  it("names Docker's platform of a layer arch", () => {
+    expect(dockerPlatform('x86_64')).toBe('linux/amd64');
+    expect(dockerPlatform('arm64')).toBe('linux/arm64');
+    expect(dockerPlatform('aarch64')).toBe('linux/arm64');
   });
 });

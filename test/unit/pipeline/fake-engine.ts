@@ -11,7 +11,7 @@ import type {
   ImageSummary,
 } from '../../../src/docker/types.js';
 import type { LayerEntry } from '../../../src/layer/entries.js';
-import { packTar } from '../../../src/layer/tar.js';
+import { packTar, readTarEntries } from '../../../src/layer/tar.js';
 
 /** What a fake container answers for one exec'd command (matched on the joined argv). */
 export type ExecAnswer = (cmd: string[]) => ExecResult | Promise<ExecResult> | undefined;
@@ -99,7 +99,8 @@ let nextId = 1;
 export class FakeContainer implements Container {
   readonly id = `fake${nextId++}`;
   removed = false;
-  readonly putArchives: string[] = [];
+  /** Every putArchive: the directory and the entries of its tar. */
+  readonly putArchives: { path: string; entries: LayerEntry[] }[] = [];
   constructor(
     private readonly engine: FakeEngine,
     readonly options: ContainerOptions,
@@ -132,8 +133,8 @@ export class FakeContainer implements Container {
     const base = path.slice(path.lastIndexOf('/') + 1);
     return packTar(tree, { prefix: base });
   }
-  async putArchive(_tar: Readable, path: string): Promise<void> {
-    this.putArchives.push(path);
+  async putArchive(tar: Readable, path: string): Promise<void> {
+    this.putArchives.push({ path, entries: await readTarEntries(tar) });
   }
   async stats() {
     return {};

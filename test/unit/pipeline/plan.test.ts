@@ -33,6 +33,7 @@ function planOptions(extra: Partial<PlanOptions> = {}): PlanOptions {
     maxUnzippedBytes: 262_144_000,
     urlsFor: (s) => candidateUrls(s, { mirrors: [MIRROR] }),
     runtimeFiles: [{ path: 'bootstrap', mode: 0o755, sha256: sha256Hex('#!/bin/sh\n') }],
+    checkScripts: [{ path: 'checks/tls.php', mode: 0o644, sha256: sha256Hex('<?php echo 1;') }],
     scriptDigests: {
       'common.sh': sha256Hex('common'),
       'build-openssl.sh': sha256Hex('openssl'),
@@ -208,6 +209,10 @@ describe('makePlan: php@7.4 on debian-bookworm', () => {
     // The runtime is versioned with the tool (its User-Agent names this version).
     const version = p.runtimeEntries.find((e) => e.path === 'runtime/VERSION');
     expect(version?.type === 'file' && version.data.toString()).toBe(`${TOOL_VERSION}\n`);
+    // The files smoke checks run, read from beside the recipe with their directory.
+    expect(p.checkScripts.map((e) => `${e.type} ${e.path}`)).toEqual(['directory checks', 'file checks/php-tls-handshake.php']);
+    const script = p.checkScripts.find((e) => e.type === 'file');
+    expect(script?.type === 'file' && script.data.toString()).toMatch(/^<\?php/);
     expect(p.plan.imageHash).toMatch(/^[0-9a-f]{64}$/);
     expect(p.plan.inputsHash).toMatch(/^[0-9a-f]{64}$/);
     expect(p.plan.inputsHash).not.toBe(p.plan.imageHash);
@@ -234,6 +239,15 @@ describe('makePlan: hashes', () => {
     expect(b.inputsHash).not.toBe(a.inputsHash);
     expect(c.inputsHash).not.toBe(a.inputsHash);
     expect(new Set([a.inputsHash, b.inputsHash, c.inputsHash]).size).toBe(3);
+  });
+
+  it('a changed check script changes inputsHash, not imageHash (the image does not hold it)', () => {
+    const s = resolve('php@7.4');
+    const r = renderBuild(s, catalog.templates);
+    const a = makePlan(s, r, planOptions());
+    const b = makePlan(s, r, planOptions({ checkScripts: [{ path: 'checks/tls.php', mode: 0o644, sha256: sha256Hex('<?php echo 2;') }] }));
+    expect(b.imageHash).toBe(a.imageHash);
+    expect(b.inputsHash).not.toBe(a.inputsHash);
   });
 
   it('neither hash depends on where sources are fetched from, the output dir, or today', () => {

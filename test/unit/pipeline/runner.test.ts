@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { executePlans, planRuntimes } from '../../../src/api.js';
-import { InterruptedError, StepError } from '../../../src/errors.js';
+import { InterruptedError, StepError, UserError } from '../../../src/errors.js';
 import type { LayerEntry } from '../../../src/layer/entries.js';
 import type { Manifest } from '../../../src/pipeline/manifest.js';
 import { STEP_NAMES } from '../../../src/pipeline/plan.js';
@@ -154,6 +154,56 @@ describe('BuildRunner: a complete build against a fake engine', () => {
     engine.images.set(p.plan.images.tag, { id: 'sha256:1', labels: { [IMAGE_HASH_LABEL]: p.plan.imageHash } });
     await runner(p, engine).runAll();
     expect(engine.calls.some((c) => c.startsWith('buildImage'))).toBe(false);
+  });
+});
+
+describe('BuildRunner: a check that runs a script shipped beside the recipe', () => {
+  const SCRIPT = '#!/bin/sh\necho 42\n';
+  async function withScriptCheck(write: boolean): Promise<Promise<PreparedBuild[]>> {
+    const recipe = toyRecipe();
+    (recipe.smoke.checks as object[]).push({ name: 'runs-a-file', reason: 'it must run a file', script: 'checks/answer.toy', command: ['/opt/bin/toy', '{script}'], expect: '^42$' });
+    await writeFile(path.join(recipes, 'toy.json'), JSON.stringify(recipe));
+    if (write) {
+      await mkdir(path.join(recipes, 'checks'));
+      await writeFile(path.join(recipes, 'checks', 'answer.toy'), SCRIPT);
+    }
+    return planRuntimes({ targets: ['toy@1'], platform: 'debian-bookworm', outDir: out, cacheDir: path.join(dir, 'cache'), mirrors: [mirror], recipeDirs: [recipes] });
+  }
+
+  it('puts the script under /tmp/lrb-smoke in the smoke container (not in the layer) and runs it by that path', async () => {
+    const [p] = await withScriptCheck(true);
+    const ran: string[] = [];
+    const base = answers();
+    const engine = engineFor(p!, {
+      exec: (cmd) => {
+        if (cmd[0] === '/opt/bin/toy' && cmd[1]?.startsWith('/tmp/')) {
+          ran.push(cmd.join(' '));
+          return { stdout: '42\n', stderr: '', exitCode: 0 };
+        }
+        return base(cmd);
+      },
+    });
+    const result = await runner(p!, engine).runAll();
+    expect(result.status).toBe('built');
+    expect(ran).toEqual(['/opt/bin/toy /tmp/lrb-smoke/checks/answer.toy']);
+    const smoke = engine.containers.find((c) => c.putArchives.some((a) => a.path === '/tmp'))!;
+    const put = smoke.putArchives.find((a) => a.path === '/tmp')!;
+    expect(put.entries.map((e) => `${e.type} ${e.path}`)).toEqual(['directory lrb-smoke/checks', 'file lrb-smoke/checks/answer.toy']);
+    const file = put.entries.find((e) => e.type === 'file');
+    expect(file?.type === 'file' && file.data.toString()).toBe(SCRIPT);
+    // The layer itself does not carry the check's file.
+    const layer = smoke.putArchives.find((a) => a.path === '/')!;
+    expect(layer.entries.some((e) => e.path.includes('answer.toy'))).toBe(false);
+    const manifest = JSON.parse(await readFile(p!.plan.output.manifest, 'utf8')) as Manifest;
+    expect(manifest.smoke.checks?.map((c) => c.name)).toEqual(['runs-code', 'runs-a-file']);
+  });
+
+  it('a missing script is one line naming the recipe, the field and the path, before any step runs', async () => {
+    const err = await withScriptCheck(false).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toBe(
+      `${path.join(recipes, 'toy.json')}: smoke.checks[1].script: cannot read ${path.join(recipes, 'checks', 'answer.toy')}: no such file`,
+    );
   });
 });
 

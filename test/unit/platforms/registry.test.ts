@@ -11,6 +11,8 @@ import {
   libraryDirs,
   lifecycleWarnings,
   multiarchTriplet,
+  normalizeArch,
+  ociArch,
   platformPackages,
 } from '../../../src/platforms/registry.js';
 import { RecipeRegistry } from '../../../src/recipes/registry.js';
@@ -203,6 +205,37 @@ describe('multiarchTriplet', () => {
   it("names Debian's triplet per arch", () => {
     expect(multiarchTriplet('x86_64')).toBe('x86_64-linux-gnu');
     expect(multiarchTriplet('arm64')).toBe('aarch64-linux-gnu');
+  });
+});
+
+describe('normalizeArch', () => {
+  it.each([
+    ['x86_64', 'x86_64'],
+    ['amd64', 'x86_64'],
+    ['x64', 'x86_64'],
+    ['aarch64', 'arm64'],
+    ['arm64', 'arm64'],
+  ])('maps %j to %j', (name, arch) => {
+    expect(normalizeArch(name)).toBe(arch);
+  });
+
+  it('passes an unknown name through unchanged (the caller reports it)', () => {
+    expect(normalizeArch('riscv64')).toBe('riscv64');
+    expect(normalizeArch('AMD64')).toBe('AMD64');
+    expect(normalizeArch('constructor')).toBe('constructor');
+    expect(normalizeArch('')).toBe('');
+  });
+
+  it('maps every arch a platform offers to itself', () => {
+    for (const p of platforms.list()) for (const a of p.arches) expect(normalizeArch(a)).toBe(a);
+  });
+});
+
+describe('ociArch', () => {
+  it("names Docker's architecture, which normalizeArch maps back", () => {
+    expect(ociArch('x86_64')).toBe('amd64');
+    expect(ociArch('arm64')).toBe('arm64');
+    expect(normalizeArch(ociArch('x86_64'))).toBe('x86_64');
   });
 });
 

@@ -233,6 +233,40 @@ describe('resolveBuild: profiles and per-version rules', () => {
     expect(resolve('php@8.4', { platform: catalog.platforms.get('al2023') }).interpreter.version).toBe('8.4.24');
   });
 
+  it('php 7.3 on al2023 (ICU 67.1, libxml2 2.10): both profiles resolve, with the pre-7.4 arguments and no ICU workaround', () => {
+    const al2023 = catalog.platforms.get('al2023');
+    const minimal = resolve('php@7.3', { platform: al2023 });
+    expect(minimal.interpreter.version).toBe('7.3.33');
+    expect(minimal.interpreter.args).toEqual([...PHP_BASE_ARGS, '--enable-json', '--with-openssl=/opt', '--with-curl=/opt', '--with-zlib']);
+    expect(minimal.dependencies.map((d) => `${d.name}@${d.version}`)).toEqual(['openssl@1.1.1w', 'curl@7.88.1']);
+    for (const v of ['7.3.0', '7.3.33']) {
+      const standard = resolve(`php@${v}`, { platform: al2023, profile: 'standard' });
+      expect(ruleNames(standard), v).toEqual([
+        'json-extension-before-php-8',
+        'prefix-arguments-before-php-7.4',
+        'libxml-switch-renamed-in-7.4',
+        'icu-data-without-charset-tables',
+      ]);
+      expect(standard.interpreter.args, v).toEqual(expect.arrayContaining(['--enable-libxml', '--enable-intl=shared', '--with-openssl=/opt']));
+      // No flag papers over an ICU >= 68 / >= 70 incompatibility: AL2023's ICU is older than both.
+      expect(standard.interpreter.args.filter((a) => /U_DEFINE_FALSE_AND_TRUE|FLAGS=/.test(a)), v).toEqual([]);
+    }
+  });
+
+  it('a profile-scoped platform rule refuses only that profile: php 7.3 standard (intl) on ICU 72 debian-bookworm', () => {
+    const bookworm = catalog.platforms.get('debian-bookworm');
+    for (const v of ['7.3.0', '7.3.33']) {
+      expect(() => resolve(`php@${v}`, { platform: bookworm, profile: 'standard' }), v).toThrow(
+        new RegExp(`^php ${v.replaceAll('.', '\\.')} cannot be built for platform debian-bookworm: rule 'intl-before-php-7\\.4-needs-icu-below-70': PHP 7\\.3's intl does not compile against ICU 70`),
+      );
+      expect(resolve(`php@${v}`, { platform: bookworm }).interpreter.version, `${v} minimal`).toBe(v);
+    }
+    expect(resolve('php@7.4', { platform: bookworm, profile: 'standard' }).interpreter.version).toBe('7.4.33');
+    for (const name of ['al2023', 'al2023-portable', 'debian-bullseye', 'al2']) {
+      expect(resolve('php@7.3', { platform: catalog.platforms.get(name), profile: 'standard' }).interpreter.version, name).toBe('7.3.33');
+    }
+  });
+
   it('unknown profile → error listing the profiles', () => {
     expect(() => resolve('php@8.2', { profile: 'full' })).toThrow(UserError);
     expect(() => resolve('php@8.2', { profile: 'full' })).toThrow(

@@ -117,6 +117,24 @@ describe('RecipeRegistry.load: broken recipes name the file and the field path',
     expect(err.message).toContain(`${path.join(dir, 'php.json')}: smoke.checks[${i}].profiles: unknown profile 'standrad'`);
   });
 
+  it("a check's script and {script} come together, and the script stays inside the recipe directory", async () => {
+    const php = real('php');
+    const i = php.smoke.checks.findIndex((c: Json) => c.script);
+    const j = php.smoke.checks.findIndex((c: Json) => !c.script);
+    php.smoke.checks[i].command = ['/opt/bin/php', '/tmp/tls.php'];
+    php.smoke.checks[j].command = ['/opt/bin/php', '{script}'];
+    const { err, dir } = await loadError({ 'php.json': php });
+    const file = path.join(dir, 'php.json');
+    expect(err.message).toContain(`${file}: smoke.checks[${i}].command: must name the check's script as {script}`);
+    expect(err.message).toContain(`${file}: smoke.checks[${j}].command: {script} needs a 'script' to stand for`);
+    for (const bad of ['../checks/tls.php', '/etc/passwd', 'checks/../../x.php', 'checks//x.php']) {
+      const again = real('php');
+      again.smoke.checks[i].script = bad;
+      const { err: e, dir: d } = await loadError({ 'php.json': again });
+      expect(e.message).toContain(`${path.join(d, 'php.json')}: smoke.checks[${i}].script: must be a path inside the recipe directory`);
+    }
+  });
+
   it('a post-build script must be a plain file name → rules[N].postBuild[0].script', async () => {
     const php = real('php');
     const i = php.rules.findIndex((r: Json) => r.postBuild);
