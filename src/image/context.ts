@@ -98,7 +98,7 @@ export function plainEntrypointScript(): string {
     "# image's CMD, or the function's ImageConfig.Command) is the handler; /opt/bootstrap serves it.",
     'if [ "$#" -gt 0 ]; then',
     '  _HANDLER="$1"',
-    '  : export _HANDLER',
+    '  export _HANDLER',
     'fi',
     'exec /opt/bootstrap',
     '',

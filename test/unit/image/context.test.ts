@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { baseKind, checkRepo, contextEntries, dockerPlatform, imageLabels, imageTag, renderImage, type ImageManifest } from '../../../src/image/context.js';
+import { execFileSync } from 'node:child_process';
+import { baseKind, checkRepo, contextEntries, dockerPlatform, imageLabels, imageTag, plainEntrypointScript, renderImage, type ImageManifest } from '../../../src/image/context.js';
 import { ecrRegistryOf, parseRegistryAuth, registryHostOf, splitImageRef } from '../../../src/image/push.js';
 
 const PLATFORMS = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../dockerfiles/platforms.json'), 'utf8')) as {
@@ -111,5 +112,19 @@ describe('dockerPlatform', () => {
     expect(dockerPlatform('x86_64')).toBe('linux/amd64');
     expect(dockerPlatform('arm64')).toBe('linux/arm64');
     expect(dockerPlatform('aarch64')).toBe('linux/arm64');
+  });
+});
+
+describe('the entrypoint of images on non-AWS bases', () => {
+  // Run with sh, /opt/bootstrap swapped for a program that shows what it would inherit.
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    execFileSync('sh', ['-c', plainEntrypointScript().replace('exec /opt/bootstrap', 'exec printenv _HANDLER'), 'entrypoint', ...args], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+      encoding: 'utf8',
+    });
+
+  it("exports the image's CMD (its first argument) as _HANDLER for the bootstrap", () => {
+    expect(run(['hello'])).toBe('hello\n');
+    expect(run(['src/index.handle'], { _HANDLER: 'from-env' })).toBe('src/index.handle\n');
   });
 });
