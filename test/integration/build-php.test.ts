@@ -9,7 +9,9 @@ import { StepError } from '../../src/errors.js';
 import type { BuildResult, Manifest } from '../../src/pipeline/manifest.js';
 import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir } from './helpers.js';
 
-// One real build of php@7.4 for debian-bookworm, shared by the tests below.
+// One real build of php@7.4 minimal for al2023-portable, shared by the tests below. It is the same
+// target portable.test.ts, invoke.test.ts and image.test.ts build, so CI compiles it once (the
+// engine's build cache) and each file still checks its own promises.
 let engine: DockerodeEngine;
 let out: { dir: string; cleanup: () => Promise<void> };
 let result: BuildResult;
@@ -20,7 +22,7 @@ beforeAll(async () => {
   out = await tempDir('lrb-it-out-');
   const report = await buildRuntimes({
     targets: ['php@7.4'],
-    platform: 'debian-bookworm',
+    platform: 'al2023-portable',
     outDir: out.dir,
     renderer: 'silent',
     engine,
@@ -33,24 +35,24 @@ afterAll(async () => {
   await out?.cleanup();
 });
 
-describe('php@7.4 on debian-bookworm, built for real', () => {
+describe('php@7.4 on al2023-portable, built for real', () => {
   it('writes the layer zip and its manifest under the documented name', async () => {
     expect(result.status).toBe('built');
-    expect(path.basename(result.zip)).toBe('php-7.4.33-debian-bookworm-x86_64.zip');
+    expect(path.basename(result.zip)).toBe('php-7.4.33-al2023-portable-x86_64.zip');
     const manifest = JSON.parse(await readFile(`${result.zip}.json`, 'utf8')) as Manifest;
     expect(manifest.recipe).toMatchObject({ name: 'php', version: '7.4.33', profile: 'minimal' });
-    expect(manifest.dependencies.map((d) => `${d.name}@${d.version}`)).toEqual(['openssl@1.1.1w', 'curl@7.88.1']);
+    expect(manifest.dependencies.map((d) => `${d.name}@${d.version}`)).toEqual(['zlib@1.3.1', 'openssl@1.1.1w', 'curl@7.88.1']);
     expect(manifest.recipe.sources[0]!.sha256).toBe('924846abf93bc613815c55dd3f5809377813ac62a9ec4eb3778675b82a27b927');
     expect(manifest.zip.bytes).toBe((await stat(result.zip)).size);
     expect(manifest.smoke.output).toMatch(/^PHP 7\.4\.33 /);
     // Reproducible: the build date PHP prints is its source's (SOURCE_DATE_EPOCH), not today's.
     expect(manifest.smoke.output).toMatch(/^PHP 7\.4\.33 \(cli\) \(built: Oct 31 2022 10:36:04\)/);
     expect(manifest.unzippedBytes).toBeLessThan(262_144_000);
-    expect(manifest.platform).toMatchObject({ name: 'debian-bookworm', deployable: false, lambdaRuntime: null });
+    expect(manifest.platform).toMatchObject({ name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023' });
     expect(existsSync(result.log)).toBe(true);
   });
 
-  it('unzips (Info-ZIP) into a clean debian:bookworm container at /opt and answers PHP 7.4.33', async () => {
+  it('unzips (Info-ZIP) into a clean debian:bookworm container (a newer glibc than it was built on) at /opt and answers PHP 7.4.33', async () => {
     const x = await tempDir('lrb-it-unzip-');
     try {
       await execFileP('unzip', ['-q', result.zip, '-d', x.dir]);
@@ -87,7 +89,7 @@ describe('php@7.4 on debian-bookworm, built for real', () => {
 
   it('a second run with the same inputs is a no-op that finds the artifact', async () => {
     const before = await readFile(result.zip);
-    const again = await buildRuntimes({ targets: ['php@7.4'], platform: 'debian-bookworm', outDir: out.dir, renderer: 'silent', engine });
+    const again = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
     expect(again.results[0]!.status).toBe('up-to-date');
     expect(again.results[0]!.zipSha256).toBe(result.zipSha256);
     expect((await readFile(result.zip)).equals(before)).toBe(true);
@@ -96,7 +98,7 @@ describe('php@7.4 on debian-bookworm, built for real', () => {
   it('the CLI with --json answers a no-op with one JSON document on stdout', async () => {
     const { stdout } = await execFileP(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/build-runtime.ts', 'php@7.4', '--platform', 'debian-bookworm', '--out', out.dir, '--json'],
+      ['--import', 'tsx', 'src/cli/build-runtime.ts', 'php@7.4', '--platform', 'al2023-portable', '--out', out.dir, '--json'],
       { cwd: REPO_ROOT },
     );
     const doc = JSON.parse(stdout) as { results: { status: string; zip: string; zipSha256: string }[] };
@@ -107,7 +109,7 @@ describe('php@7.4 on debian-bookworm, built for real', () => {
   it('building again into another directory (image reused) gives a byte-identical zip', async () => {
     const other = await tempDir('lrb-it-out2-');
     try {
-      const r = await buildRuntimes({ targets: ['php@7.4'], platform: 'debian-bookworm', outDir: other.dir, renderer: 'silent', engine });
+      const r = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: other.dir, renderer: 'silent', engine });
       expect(r.results[0]!.status).toBe('built');
       expect(r.results[0]!.zipSha256).toBe(result.zipSha256);
     } finally {

@@ -5,8 +5,9 @@ import { OWNER_LABEL, type DockerodeEngine } from '../../src/docker/engine.js';
 import { INVOKE_LABEL, invokeLayer, type InvokeLayerOptions, type InvokeLayerResult } from '../../src/invoke/index.js';
 import { REPO_ROOT, execFileP, requireEngine, tempDir } from './helpers.js';
 
-// The pipeline-built php@7.4 layer for debian-bookworm, run the way Lambda runs it. Always built
-// into a temp dir (Docker's image cache makes it quick once the image exists).
+// The pipeline-built php@7.4 layer for al2023-portable, run the way Lambda runs it, in the image that
+// holds nothing but glibc. Always built into a temp dir (Docker's image cache makes it quick once
+// the image exists; build-php.test.ts and portable.test.ts build the same target).
 let engine: DockerodeEngine;
 let out: { dir: string; cleanup: () => Promise<void> };
 let layer: string;
@@ -18,9 +19,9 @@ const FUNCTIONS = path.join(REPO_ROOT, 'test/fixtures/functions');
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-invoke-');
-  const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'debian-bookworm', outDir: out.dir, renderer: 'silent', engine });
+  const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
   layer = report.results[0]!.zip;
-  expect(path.basename(layer)).toBe('php-7.4.33-debian-bookworm-x86_64.zip');
+  expect(path.basename(layer)).toBe('php-7.4.33-al2023-portable-x86_64.zip');
 });
 
 afterAll(async () => {
@@ -39,7 +40,7 @@ const REQUEST_ID = '[0-9a-f-]{36}';
 describe('invoke: the built layer in a Lambda-like sandbox', () => {
   it('hello: a round trip with Lambda-style log lines', async () => {
     const { result, stderr } = await invoke({ functionPath: path.join(EXAMPLES, 'hello'), handler: 'hello' });
-    expect(result).toMatchObject({ exitCode: 0, platform: 'debian-bookworm', image: 'debian:bookworm', functionName: 'hello' });
+    expect(result).toMatchObject({ exitCode: 0, platform: 'al2023-portable', image: 'lambda-runtime-builder/glibc-only:bullseye-x86_64', functionName: 'hello' });
     const [only] = result.invocations;
     expect(only).toMatchObject({ status: 'success', body: '"Hello, World!"', memorySizeMb: 128 });
     expect(only!.initDurationMs).toBeGreaterThan(0);
@@ -206,7 +207,7 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
     );
     expect(failed.code).toBe(1);
     const doc = JSON.parse(failed.stdout);
-    expect(doc).toMatchObject({ exitCode: 1, platform: 'debian-bookworm', functionName: 'returns-callable' });
+    expect(doc).toMatchObject({ exitCode: 1, platform: 'al2023-portable', functionName: 'returns-callable' });
     expect(doc.invocations[0]).toMatchObject({ status: 'error', errorType: 'InvalidArgumentException', result: { errorType: 'InvalidArgumentException' } });
     expect(failed.stderr).toMatch(/^END RequestId: /m);
   });
