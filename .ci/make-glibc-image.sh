@@ -5,12 +5,13 @@
 # needed: both packages come from Debian's archive, fetched inside debian:$SUITE with apt (which
 # checks them against the archive's signed indexes). Safe to run again: an existing image is kept.
 #
+#   make-glibc-image.sh [SUITE [ARCH]]   (or the variables below)
 #   LRB_GLIBC_SUITE  Debian suite whose glibc the image holds (default bullseye)
 #   LRB_GLIBC_ARCH   x86_64 (default) or arm64
 set -euo pipefail
 log() { printf '[glibc-image] %s\n' "$*"; }
-suite=${LRB_GLIBC_SUITE:-bullseye}
-arch=${LRB_GLIBC_ARCH:-x86_64}
+suite=${1:-${LRB_GLIBC_SUITE:-bullseye}}
+arch=${2:-${LRB_GLIBC_ARCH:-x86_64}}
 case "$arch" in
   x86_64) deb_arch=amd64 ;;
   arm64) deb_arch=arm64 ;;
@@ -52,6 +53,7 @@ versions=$(sed -n 's/^package //p' "$tmp/log" | paste -sd ';' -)
 [ -n "$versions" ] || { cat "$tmp/log" >&2; exit 1; }
 docker import \
   --change "LABEL io.lambda-runtime-builder.glibc-only=\"$versions\"" \
+  --change "LABEL io.lambda-runtime-builder.arch=$arch" \
   --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
   --change 'WORKDIR /var/task' \
   "$tmp/rootfs.tar" "$tag" >/dev/null

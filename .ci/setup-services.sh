@@ -5,6 +5,8 @@
 #                          host stays on bookworm: trixie is only ever inside the image)
 #  - docker-registry       Debian's registry (distribution) binary on the host; the image test
 #                          starts it on 127.0.0.1 with its own config and storage, and stops it
+#  - htpasswd              Debian's apache2-utils, for the bcrypt htpasswd file (`htpasswd -B`) of
+#                          the registry the push tests protect with credentials
 set -euo pipefail
 log() { printf '[setup-services] %s\n' "$*"; }
 SUDO=""
@@ -23,6 +25,13 @@ if ! command -v docker-registry >/dev/null 2>&1 && [[ ! -x /usr/bin/docker-regis
   fi
 fi
 log "docker-registry: $(command -v docker-registry || echo /usr/bin/docker-registry)"
+
+if ! command -v htpasswd >/dev/null 2>&1; then
+  log "installing apache2-utils (htpasswd)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends apache2-utils >/dev/null
+fi
+log "htpasswd: $(command -v htpasswd)"
 
 for _ in $(seq 1 60); do
   docker info >/dev/null 2>&1 && break

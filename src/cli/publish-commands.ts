@@ -131,11 +131,22 @@ Writes <zip>.published.json (region, ARN, version, CodeSha256, time). Exit statu
     .option('--to <repo>', 'target repository, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/php (default: the image\'s)')
     .option('--tag <tag>', "target tag (default: the image's)")
     .option('--registry-auth <auth>', 'user:password for the registry, as @FILE or env:VAR (or the value itself)')
+    .option('--ecr-region <region>', "log in with an ECR token from this region: for ECR behind a host name that is not ECR's own (proxy, pull-through cache, VPC endpoint DNS)")
     .option('--profile <name>', 'AWS profile for ECR credentials')
     .addOption(new Option('--endpoint-url <url>', 'ECR API endpoint (default: the SDK configuration)'))
     .option('--json', 'print the result as JSON on stdout')
-    .action(async (image: string, o: { to?: string; tag?: string; registryAuth?: string; profile?: string; endpointUrl?: string; json?: boolean }) => {
-      const r = await pushLayerImage({ image, to: o.to, tag: o.tag, registryAuth: o.registryAuth, profile: o.profile, endpointUrl: o.endpointUrl });
+    .addHelpText(
+      'after',
+      `
+Credentials, one source per push:
+  --to <account>.dkr.ecr.<region>.amazonaws.com/<repo>   an ECR token from that region (AWS SDK credential chain, --profile)
+  --registry-auth @FILE | env:VAR | user:password       any registry (the value itself shows in the process list)
+  --ecr-region <region>                                 an ECR token for any other host name, e.g.
+      push lambda-runtime-builder/php:php-8.2.32-al2023-x86_64 --to ecr-proxy.example.com/php --ecr-region eu-west-1
+None is printed. A refused push is one line; exit status 2.`,
+    )
+    .action(async (image: string, o: { to?: string; tag?: string; registryAuth?: string; ecrRegion?: string; profile?: string; endpointUrl?: string; json?: boolean }) => {
+      const r = await pushLayerImage({ image, to: o.to, tag: o.tag, registryAuth: o.registryAuth, ecrRegion: o.ecrRegion, profile: o.profile, endpointUrl: o.endpointUrl });
       process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : `${r.reference}\n`);
     });
 }

@@ -10,7 +10,7 @@ import { UserError } from '../errors.js';
 import { packTar } from '../layer/tar.js';
 import { readZipEntries } from '../layer/zip.js';
 import { readLayerInput } from '../publish/input.js';
-import { checkRepo, contextEntries, DEFAULT_IMAGE_REPO, dockerPlatform, imageLabels, imageTag, renderImage, type BaseKind, type ImageManifest } from './context.js';
+import { baseImageArch, checkBaseArch, checkRepo, contextEntries, DEFAULT_IMAGE_REPO, dockerPlatform, imageLabels, imageTag, renderImage, type BaseKind, type ImageManifest } from './context.js';
 
 export type ImageEngine = DockerEngine & RegistryEngine;
 
@@ -51,13 +51,18 @@ export async function buildLayerImage(o: BuildLayerImageOptions): Promise<LayerI
   const engine = o.engine ?? new DockerodeEngine();
   await engine.ping();
   const base = manifest.platform.runtimeImage;
-  if ((await engine.inspectImage(base)) === null) {
+  let baseDetails = await engine.inspectImageDetails(base);
+  if (baseDetails === null) {
     try {
       await engine.pullImage(base, o.onEvent);
     } catch (err) {
       throw new UserError(`the runtime image ${base} is not in the Docker engine and cannot be pulled (${(err as Error).message}): pull or create it first`);
     }
+    baseDetails = await engine.inspectImageDetails(base);
+    if (baseDetails === null) throw new UserError(`the runtime image ${base} was pulled but the engine does not have it`);
   }
+  const wrongArch = checkBaseArch(base, baseImageArch(baseDetails), manifest.arch);
+  if (wrongArch) throw new UserError(wrongArch);
   const entries = contextEntries(rendered, await readZipEntries(input.zipFile));
   const info = await engine.buildImage({
     context: packTar(entries),

@@ -90,7 +90,18 @@ export function lambdaBaseBootstrapScript(): string {
   ].join('\n');
 }
 
-/** The `plain` kind's entrypoint: the handler as first argument, like /lambda-entrypoint.sh. */
+/**
+ * Exit status of the `plain` entrypoint when no handler is given: the one AWS's
+ * /lambda-entrypoint.sh uses for the same mistake.
+ */
+export const NO_HANDLER_EXIT_STATUS = 142;
+
+/**
+ * The `plain` kind's entrypoint: the handler as first argument, like /lambda-entrypoint.sh (or,
+ * with no argument, an `ENV _HANDLER` of the image). No handler at all, or an empty one, is the
+ * function image's mistake: it stops here with one line that says what to set, before any
+ * runtime starts.
+ */
 export function plainEntrypointScript(): string {
   return [
     '#!/bin/sh',
@@ -98,11 +109,35 @@ export function plainEntrypointScript(): string {
     "# image's CMD, or the function's ImageConfig.Command) is the handler; /opt/bootstrap serves it.",
     'if [ "$#" -gt 0 ]; then',
     '  _HANDLER="$1"',
-    '  export _HANDLER',
     'fi',
+    'if [ -z "${_HANDLER:-}" ]; then',
+    "  echo 'lambda-runtime-builder: no handler: set CMD [\"<handler>\"] in the Dockerfile of your function image (or ImageConfig.Command of the function), e.g. CMD [\"index\"]' >&2",
+    `  exit ${NO_HANDLER_EXIT_STATUS}`,
+    'fi',
+    'export _HANDLER',
     'exec /opt/bootstrap',
     '',
   ].join('\n');
+}
+
+/**
+ * The label that states an image's real architecture where the engine's record cannot be
+ * trusted: .ci's `docker import`ed arm64 images, which Docker 20.10 records as the engine's arch.
+ */
+export const ARCH_LABEL = 'io.lambda-runtime-builder.arch';
+
+/** A base image's architecture as the tool's names say it (`x86_64`, `arm64`): its label, else the engine's record. */
+export function baseImageArch(details: { architecture: string; labels: Readonly<Record<string, string>> }): string {
+  return normalizeArch(details.labels[ARCH_LABEL] ?? details.architecture);
+}
+
+/** Why an image of `layerArch` cannot be made FROM `baseImage` (of `baseArch`), or undefined when it can. */
+export function checkBaseArch(baseImage: string, baseArch: string, layerArch: string): string | undefined {
+  const base = normalizeArch(baseArch);
+  const layer = normalizeArch(layerArch);
+  return base === layer
+    ? undefined
+    : `the base image ${baseImage} is ${base} but the layer is ${layer}: the image needs a runtime image of the layer's architecture (create or pull the ${layer} one, or use a ${base} layer)`;
 }
 
 export interface ImageContextFile {

@@ -55,7 +55,8 @@ export interface PublishLayerOptions extends AwsClientOptions {
 }
 
 export const DEFAULT_CONCURRENCY = 4;
-const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** An AWS region name, e.g. `eu-west-1`. */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 export interface PreparedPublish {
   input: LayerInput;

@@ -1,10 +1,13 @@
-import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DockerodeEngine, OWNER_LABEL } from '../../src/docker/engine.js';
+import type { Container } from '../../src/docker/types.js';
+import { zipSync } from 'fflate';
 
 export const execFileP = promisify(execFile);
 
@@ -70,4 +73,113 @@ export async function probeFixture(dir: string): Promise<{ recipes: string; sour
   await mkdir(recipes, { recursive: true });
   await copyFile(path.join(fixtures, 'build-probe.sh'), path.join(recipes, 'build-probe.sh'));
   return { recipes, source: { name: 'probe-1.0.0.tar.gz', url: `file://${tarball}`, sha256 } };
+}
+
+async function until(what: string, ms: number, ready: () => Promise<boolean>, gone: () => string | undefined = () => undefined): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last = '';
+  for (;;) {
+    try {
+      if (await ready()) return;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    const why = gone();
+    if (why !== undefined || Date.now() > deadline) throw new Error(`${what} did not come up: ${why ?? last}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Debian's docker-registry (distribution) on 127.0.0.1, as .ci/setup-services.sh installs it. */
+export const REGISTRY_BIN = '/usr/bin/docker-registry';
+
+export interface LocalRegistry {
+  /** `127.0.0.1:<port>`: a loopback registry, which the engine reaches over plain HTTP. */
+  host: string;
+  stop(): void;
+}
+
+/**
+ * A docker-registry on a free loopback port with its own storage under `dir`; with `htpasswd`
+ * (a bcrypt file, as `htpasswd -B` writes), every request needs one of its users' credentials.
+ */
+export async function startRegistry(dir: string, opts: { htpasswd?: string } = {}): Promise<LocalRegistry> {
+  const port = await freePort();
+  const storage = path.join(dir, `registry-storage-${port}`);
+  await mkdir(storage, { recursive: true });
+  const config = path.join(dir, `registry-${port}.yml`);
+  const auth = opts.htpasswd ? `auth:\n  htpasswd:\n    realm: lrb-test\n    path: ${opts.htpasswd}\n` : '';
+  await writeFile(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`);
+  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const host = `127.0.0.1:${port}`;
+  // Up when /v2/ answers: 200 open, 401 when it wants credentials.
+  await until(
+    `docker-registry on ${host}`,
+    20_000,
+    async () => [200, 401].includes((await fetch(`http://${host}/v2/`)).status),
+    () => (child.exitCode !== null ? `exited ${child.exitCode}: ${stderr}` : undefined),
+  );
+  return { host, stop: () => void child.kill('SIGTERM') };
+}
+
+/** moto's server image, made by .ci/setup-services.sh from Debian trixie's python3-moto. */
+export const MOTO_IMAGE = 'lrb-test/moto:trixie';
+/** The account moto serves by default. */
+export const MOTO_ACCOUNT = '123456789012';
+
+export interface MotoServer {
+  container: Container;
+  /** `http://127.0.0.1:<port>`. */
+  endpoint: string;
+  /** moto's access log so far (one line per request, on its stderr). */
+  log(): string;
+}
+
+/** moto's server on a free loopback port (host network), up when its API answers. */
+export async function startMoto(engine: DockerodeEngine): Promise<MotoServer> {
+  if (!(await engine.inspectImage(MOTO_IMAGE))) throw new Error(`image ${MOTO_IMAGE} is missing: run \`bash .ci/setup-services.sh\``);
+  const port = await freePort();
+  const container = await engine.createContainer({ image: MOTO_IMAGE, cmd: ['-H', '127.0.0.1', '-p', String(port)], networkMode: 'host' });
+  let log = '';
+  await container.attach((_stream, chunk) => {
+    log += chunk.toString('utf8');
+  });
+  await container.start();
+  const endpoint = `http://127.0.0.1:${port}`;
+  await until(`moto on ${endpoint}`, 30_000, async () => (await fetch(`${endpoint}/moto-api/`), true));
+  return { container, endpoint, log: () => log };
+}
+
+export interface CraftedLayer {
+  zip: string;
+  manifest: string;
+  sha256: string;
+}
+
+export interface CraftOverrides {
+  platform?: object;
+  arch?: string;
+}
+
+/**
+ * A small zip plus a manifest consistent with it, in `dir` (tests that publish, or make an image
+ * of, a layer without building one). By default an al2023 php layer; `overrides` change the platform or arch.
+ */
+export async function craftLayer(dir: string, name: string, files: Record<string, Uint8Array>, overrides: CraftOverrides = {}): Promise<CraftedLayer> {
+  const zip = path.join(dir, `${name}.zip`);
+  const bytes = Buffer.from(zipSync(files, { level: 0 }));
+  await writeFile(zip, bytes);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const manifest = {
+    tool: { name: 'lambda-runtime-builder', version: '0.2.0' },
+    recipe: { name: 'php', version: '8.2.32', profile: 'minimal', license: 'PHP-3.01', sources: [], rules: [] },
+    platform: { name: 'al2023', deployable: true, lambdaRuntime: 'provided.al2023', glibc: '2.34', buildImage: 'amazonlinux:2023', runtimeImage: 'public.ecr.aws/lambda/provided:al2023', ...overrides.platform },
+    arch: overrides.arch ?? 'x86_64',
+    zip: { file: path.basename(zip), sha256, bytes: bytes.length },
+    inputsHash: 'f'.repeat(64),
+  };
+  await writeFile(`${zip}.json`, JSON.stringify(manifest, null, 2));
+  return { zip, manifest: `${zip}.json`, sha256 };
 }

@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRuntimes } from '../../src/api.js';
@@ -12,7 +10,7 @@ import { packFunction } from '../../src/invoke/layer.js';
 import { Sandbox } from '../../src/invoke/sandbox.js';
 import { packTar, readTarEntries } from '../../src/layer/tar.js';
 import { readZipEntries } from '../../src/layer/zip.js';
-import { REPO_ROOT, requireEngine, tempDir, freePort } from './helpers.js';
+import { REPO_ROOT, requireEngine, startRegistry, tempDir, type LocalRegistry } from './helpers.js';
 
 // A real built php@7.4 layer (debian-bookworm) as a Lambda image: one invocation through the
 // image's own entrypoint, then a push to Debian's docker-registry on loopback and a pull back
@@ -21,31 +19,8 @@ let engine: DockerodeEngine;
 let out: { dir: string; cleanup: () => Promise<void> };
 let layer: string;
 let image: LayerImage;
-let registry: ChildProcess | undefined;
+let registry: LocalRegistry | undefined;
 let registryHost: string;
-const REGISTRY_BIN = '/usr/bin/docker-registry';
-
-async function startRegistry(dir: string): Promise<string> {
-  const port = await freePort();
-  const storage = path.join(dir, 'registry-storage');
-  await mkdir(storage, { recursive: true });
-  const config = path.join(dir, 'registry.yml');
-  await writeFile(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-  registry = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  registry.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const until = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/v2/`);
-      if (r.status === 200) return `127.0.0.1:${port}`;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > until || registry.exitCode !== null) throw new Error(`docker-registry did not come up on 127.0.0.1:${port}: ${stderr}`);
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
 
 /**
  * A user's function image, as the README says to write it: `FROM` the built image, `COPY` of
@@ -109,11 +84,12 @@ beforeAll(async () => {
   const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'debian-bookworm', outDir: out.dir, renderer: 'silent', engine });
   layer = report.results[0]!.zip;
   image = await buildLayerImage({ layer, repo: 'lrb-test/php-image', engine });
-  registryHost = await startRegistry(out.dir);
+  registry = await startRegistry(out.dir);
+  registryHost = registry.host;
 });
 
 afterAll(async () => {
-  registry?.kill('SIGTERM');
+  registry?.stop();
   if (image) {
     for (const ref of [image.image, image.id]) await engine.removeImage(ref).catch(() => undefined);
   }

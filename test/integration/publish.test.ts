@@ -1,64 +1,26 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetLayerVersionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Container } from '../../src/docker/types.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES } from '../../src/lambda.js';
 import { LAYER_VERSION_ARN_PATTERN, publishLayer, type PublishedRecord, type PublishLayerOptions } from '../../src/publish/index.js';
-import { REPO_ROOT, execFileP, requireEngine, tempDir, freePort } from './helpers.js';
+import { REPO_ROOT, craftLayer as craftLayerIn, execFileP, freePort, requireEngine, startMoto, tempDir, type CraftOverrides, type MotoServer } from './helpers.js';
 
 // Publishing against moto's server (Debian trixie's python3-moto, in the image that
 // .ci/setup-services.sh makes), on a loopback port, with the SDK's endpoint pointed at it.
-const MOTO_IMAGE = 'lrb-test/moto:trixie';
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_SESSION_TOKEN: 'testing' };
 
 let engine: DockerodeEngine;
-let moto: Container;
+let moto: MotoServer;
 let endpoint: string;
-let motoLog = '';
 let out: { dir: string; cleanup: () => Promise<void> };
 const savedEnv: Record<string, string | undefined> = {};
 
-async function waitForHttp(url: string, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      await fetch(url);
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw new Error(`moto did not answer on ${url}: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
-interface FakeLayer {
-  zip: string;
-  manifest: string;
-  sha256: string;
-}
-
 /** A small zip plus a manifest consistent with it (publish tests publishing, not building). */
-async function craftLayer(name: string, files: Record<string, Uint8Array>, overrides: { platform?: object; arch?: string } = {}): Promise<FakeLayer> {
-  const zip = path.join(out.dir, `${name}.zip`);
-  const bytes = Buffer.from(zipSync(files, { level: 0 }));
-  await writeFile(zip, bytes);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const manifest = {
-    tool: { name: 'lambda-runtime-builder', version: '0.2.0' },
-    recipe: { name: 'php', version: '8.2.32', profile: 'minimal', license: 'PHP-3.01', sources: [], rules: [] },
-    platform: { name: 'al2023', deployable: true, lambdaRuntime: 'provided.al2023', glibc: '2.34', buildImage: 'amazonlinux:2023', runtimeImage: 'public.ecr.aws/lambda/provided:al2023', ...overrides.platform },
-    arch: overrides.arch ?? 'x86_64',
-    zip: { file: path.basename(zip), sha256, bytes: bytes.length },
-    inputsHash: 'f'.repeat(64),
-  };
-  await writeFile(`${zip}.json`, JSON.stringify(manifest, null, 2));
-  return { zip, manifest: `${zip}.json`, sha256 };
-}
+const craftLayer = (name: string, files: Record<string, Uint8Array>, overrides: CraftOverrides = {}) => craftLayerIn(out.dir, name, files, overrides);
 
 const text = (s: string) => new TextEncoder().encode(s);
 const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
@@ -76,26 +38,17 @@ const cli = (args: string[]) =>
 
 beforeAll(async () => {
   engine = await requireEngine();
-  if (!(await engine.inspectImage(MOTO_IMAGE))) throw new Error(`image ${MOTO_IMAGE} is missing: run \`bash .ci/setup-services.sh\``);
   for (const [k, v] of Object.entries(CREDENTIALS)) {
     savedEnv[k] = process.env[k];
     process.env[k] = v;
   }
   out = await tempDir('lrb-it-publish-');
-  const port = await freePort();
-  moto = await engine.createContainer({ image: MOTO_IMAGE, cmd: ['-H', '127.0.0.1', '-p', String(port)], networkMode: 'host' });
-  // moto's access log (one line per request) goes to stderr.
-  await moto.attach((stream, chunk) => {
-    void stream;
-    motoLog += chunk.toString('utf8');
-  });
-  await moto.start();
-  endpoint = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${endpoint}/moto-api/`, 30_000);
+  moto = await startMoto(engine);
+  endpoint = moto.endpoint;
 });
 
 afterAll(async () => {
-  await moto?.remove();
+  await moto?.container.remove();
   await out?.cleanup();
   for (const [k, v] of Object.entries(savedEnv)) {
     if (v === undefined) delete process.env[k];
@@ -160,8 +113,8 @@ describe('publish to Lambda (moto server)', () => {
     const r = await publish({ layer: l.manifest, layerName: 'php-shared', permissions: [{ principal: '*' }, { principal: '111122223333' }] });
     const [only] = r.results;
     const policyPath = 'POST /2018-10-31/layers/php-shared/versions/1/policy';
-    for (let i = 0; i < 50 && !motoLog.includes(policyPath); i++) await new Promise((res) => setTimeout(res, 100)); // the log travels through the engine
-    const policyCalls = motoLog.split('\n').filter((line) => line.includes(policyPath));
+    for (let i = 0; i < 50 && !moto.log().includes(policyPath); i++) await new Promise((res) => setTimeout(res, 100)); // the log travels through the engine
+    const policyCalls = moto.log().split('\n').filter((line) => line.includes(policyPath));
     // moto 5.1.1 (Debian trixie) publishes layers but does not implement
     // AddLayerVersionPermission: it answers 404. The tool must make the call on the version it
     // published, and must report the region as failed rather than claim the layer is shared.

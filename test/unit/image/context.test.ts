@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { baseKind, checkRepo, contextEntries, dockerPlatform, imageLabels, imageTag, plainEntrypointScript, renderImage, type ImageManifest } from '../../../src/image/context.js';
+import { spawnSync } from 'node:child_process';
+import { ARCH_LABEL, baseImageArch, baseKind, checkBaseArch, checkRepo, contextEntries, dockerPlatform, imageLabels, imageTag, NO_HANDLER_EXIT_STATUS, plainEntrypointScript, renderImage, type ImageManifest } from '../../../src/image/context.js';
 import { ecrRegistryOf, parseRegistryAuth, registryHostOf, splitImageRef } from '../../../src/image/push.js';
 
 const PLATFORMS = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../dockerfiles/platforms.json'), 'utf8')) as {
@@ -126,5 +127,43 @@ describe('the entrypoint of images on non-AWS bases', () => {
   it("exports the image's CMD (its first argument) as _HANDLER for the bootstrap", () => {
     expect(run(['hello'])).toBe('hello\n');
     expect(run(['src/index.handle'], { _HANDLER: 'from-env' })).toBe('src/index.handle\n');
+  });
+
+  it("with no CMD, an image's ENV _HANDLER is the handler", () => {
+    expect(run([], { _HANDLER: 'from-env' })).toBe('from-env\n');
+  });
+
+  // No CMD and no _HANDLER (or an empty one): one line saying what to set, the status AWS's own
+  // entrypoint uses, and the runtime never started (the swapped-in program would print).
+  it.each([
+    ['no CMD, no _HANDLER', [], {}],
+    ['CMD [""]', [''], {}],
+    ['no CMD, an empty ENV _HANDLER', [], { _HANDLER: '' }],
+    ['CMD [""] over an ENV _HANDLER', [''], { _HANDLER: 'from-env' }],
+  ] as [string, string[], Record<string, string>][])('%s: a clear error, exit %s, no runtime started', (_what, args, env) => {
+    const r = spawnSync('sh', ['-c', plainEntrypointScript().replace('exec /opt/bootstrap', 'echo BOOTSTRAP-STARTED; exit 0'), 'entrypoint', ...args], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(NO_HANDLER_EXIT_STATUS);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`lambda-runtime-builder: no handler: set CMD ["<handler>"] in the Dockerfile of your function image (or ImageConfig.Command of the function), e.g. CMD ["index"]\n`);
+  });
+});
+
+describe('the base image must have the layer\'s architecture', () => {
+  it('an arch label (imported images) wins over the engine\'s record; names are normalised', () => {
+    expect(baseImageArch({ architecture: 'amd64', labels: {} })).toBe('x86_64');
+    expect(baseImageArch({ architecture: 'arm64', labels: {} })).toBe('arm64');
+    expect(baseImageArch({ architecture: 'amd64', labels: { [ARCH_LABEL]: 'arm64' } })).toBe('arm64');
+  });
+
+  it('accepts the same arch under any of its names, refuses another naming both', () => {
+    expect(checkBaseArch('debian:bookworm', 'amd64', 'x86_64')).toBeUndefined();
+    expect(checkBaseArch('public.ecr.aws/lambda/provided:al2023-arm64', 'aarch64', 'arm64')).toBeUndefined();
+    expect(checkBaseArch('debian:bookworm', 'x86_64', 'arm64')).toBe(
+      "the base image debian:bookworm is x86_64 but the layer is arm64: the image needs a runtime image of the layer's architecture (create or pull the arm64 one, or use a x86_64 layer)",
+    );
+    expect(checkBaseArch('lrb/arm:1', 'arm64', 'x86_64')).toMatch(/^the base image lrb\/arm:1 is arm64 but the layer is x86_64/);
   });
 });
