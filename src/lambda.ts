@@ -11,5 +11,7 @@ export const PREFIX = '/opt';
 
 /** Lambda's limit for a function plus all its layers, unzipped: 250 MB = 262,144,000 bytes. */
 export const LAMBDA_MAX_UNZIPPED_BYTES = 262_144_000;
+/** Layers one function can have; Lambda extracts them into /opt in order, a later one over an earlier. */
+export const LAMBDA_MAX_LAYERS = 5;
 /** Lambda's limit for a zip uploaded directly (`--zip-file`): 50 MB = 52,428,800 bytes. */
 export const LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES = 52_428_800;

@@ -8,6 +8,7 @@
  * or something broke; 2 bad input; 130 interrupted (Ctrl-C / SIGTERM), after cleaning up.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Command } from 'commander';
 import { UserError } from '../errors.js';
 import {
@@ -15,6 +16,7 @@ import {
   INVOKE_LIMITS,
   InvokeAbortedError,
   checkEventJson,
+  formatBudget,
   invokeLayer,
   resultJson,
   resultLine,
@@ -34,7 +36,7 @@ const program = new Command()
       'the function at /var/task, a local Runtime API; prints each result on stdout and Lambda\'s log lines on stderr.',
   )
   .version(TOOL_VERSION)
-  .option('--layer <zip>', 'the layer zip (its manifest <zip>.json names the platform)')
+  .option('--layer <zip>', 'a layer zip (its manifest <zip>.json names the platform); repeat it for several layers, in the order Lambda extracts them (at most 5)', collect, [])
   .option('--function <dir|zip>', 'the function code, put at /var/task')
   .option('--handler <handler>', 'the handler (_HANDLER), e.g. hello, lib/greeter.greet, handler.php')
   .option('--event <json>', `the event (JSON; default ${INVOKE_DEFAULTS.event})`)
@@ -52,16 +54,17 @@ const program = new Command()
     'after',
     `
 Examples:
-  npm run invoke -- --layer dist/php-7.4.33-debian-bookworm-x86_64.zip --function examples/hello --handler hello --event '{"name":"World"}'
-  npm run invoke -- --layer dist/php-7.4.33-debian-bookworm-x86_64.zip --function examples/returns-callable --handler handler.php \\
+  npm run invoke -- --layer dist/php-8.2.32-al2023-portable-x86_64.zip --function examples/hello --handler hello --event '{"name":"World"}'
+  npm run invoke -- --layer dist/php-8.2.32-al2023-portable-x86_64.zip --function examples/returns-callable --handler handler.php \\
       --event '{"a":1,"b":2}' --repeat 3 --json
+  npm run invoke -- --layer dist/php-8.2.32-al2023-portable-x86_64.zip --layer my-extras.zip --function examples/hello --handler hello
 
 Exit status: 0 every invocation succeeded; 1 an invocation failed (handler error, timeout, crash, init error);
 2 bad input; 130 interrupted.`,
   );
 
 interface CliOptions {
-  layer?: string;
+  layer: string[];
   function?: string;
   handler?: string;
   event?: string;
@@ -112,7 +115,7 @@ program.action(async (o: CliOptions) => {
   process.on('SIGTERM', onSignal);
 
   const result = await invokeLayer({
-    layer: settings.layer,
+    layer: settings.layers,
     functionPath: settings.functionPath,
     handler: settings.handler,
     events: Array.from({ length: settings.repeat }, () => eventText),
@@ -129,6 +132,8 @@ program.action(async (o: CliOptions) => {
     onLog: (text) => process.stderr.write(process.stderr.isTTY ? text.replace(/\r(?!\n)/g, '\n    ') : text),
     ...(settings.json ? {} : { onInvocation: (outcome) => process.stdout.write(resultLine(outcome)) }),
   });
+  // Several layers: what they and the function add to Lambda's 250 MB, as Lambda counts it.
+  if (result.layers.length > 1) process.stderr.write(`layers: ${formatBudget(result.sizeBudget, (zip) => path.basename(zip))}\n`);
   if (settings.json) await write(process.stdout, `${JSON.stringify(resultJson(result), null, 2)}\n`);
   process.exitCode = result.exitCode;
 });

@@ -5,6 +5,7 @@ export * from './report.js';
 export * from './memory.js';
 export * from './log-writer.js';
 export * from './layer.js';
+export * from './layers.js';
 export * from './time.js';
 export * from './sandbox.js';
 export * from './run.js';

@@ -92,17 +92,26 @@ export async function tarBuffer(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The layer's files under `/opt`, as Lambda extracts a layer. */
-export async function packLayer(zipPath: string): Promise<{ archive: PackedArchive; entries: LayerEntry[] }> {
-  let entries: LayerEntry[];
+/** A layer zip's entries; a missing or unreadable zip is one line naming it. */
+export async function readLayerEntries(zipPath: string): Promise<LayerEntry[]> {
   try {
-    entries = await readZipEntries(zipPath);
+    return await readZipEntries(zipPath);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UserError(`layer zip ${zipPath} does not exist (build one with npm run build-runtime)`);
     throw new UserError(`cannot read the layer zip ${zipPath}: ${(err as Error).message}`);
   }
-  return { archive: { tar: await tarBuffer(packTar(entries, { prefix: 'opt' })), path: '/' }, entries };
+}
+
+/** Entries under `/opt`, as Lambda extracts layers, packed for the container. */
+export async function packOpt(entries: readonly LayerEntry[]): Promise<PackedArchive> {
+  return { tar: await tarBuffer(packTar([...entries], { prefix: 'opt' })), path: '/' };
+}
+
+/** The layer's files under `/opt`, as Lambda extracts a layer. */
+export async function packLayer(zipPath: string): Promise<{ archive: PackedArchive; entries: LayerEntry[] }> {
+  const entries = await readLayerEntries(zipPath);
+  return { archive: await packOpt(entries), entries };
 }
 
 /**

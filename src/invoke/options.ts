@@ -136,7 +136,8 @@ export function checkFunctionName(name: string): string {
 
 /** What the CLI's parser hands over: raw strings, as typed. */
 export interface InvokeArgs {
-  layer?: string | undefined;
+  /** `--layer`, repeatable: the layers in the order Lambda extracts them. */
+  layer?: string | string[] | undefined;
   function?: string | undefined;
   handler?: string | undefined;
   event?: string | undefined;
@@ -154,7 +155,8 @@ export interface InvokeArgs {
 
 /** Checked values. The event is still to be read when it comes from a file. */
 export interface InvokeSettings {
-  layer: string;
+  /** One or more layer zips, in order. */
+  layers: string[];
   functionPath: string;
   handler: string;
   /** Either the event text or the file to read it from (`-` for stdin). */
@@ -175,7 +177,9 @@ export function settingsFromArgs(args: InvokeArgs): InvokeSettings {
     if (value === undefined || value.trim() === '') throw new UserError(`${option} is required, e.g. ${option} ${example}`);
     return value;
   };
-  const layer = required(args.layer, '--layer', 'dist/php-7.4.33-debian-bookworm-x86_64.zip');
+  const given = typeof args.layer === 'string' ? [args.layer] : (args.layer ?? []);
+  if (given.length === 0) required(undefined, '--layer', 'dist/php-8.2.32-al2023-portable-x86_64.zip');
+  const layers = given.map((l) => required(l, '--layer', 'dist/php-8.2.32-al2023-portable-x86_64.zip'));
   const functionPath = required(args.function, '--function', 'examples/hello');
   const handler = required(args.handler, '--handler', 'hello');
   if (args.event !== undefined && args.eventFile !== undefined) throw new UserError('give either --event or --event-file, not both');
@@ -186,7 +190,7 @@ export function settingsFromArgs(args: InvokeArgs): InvokeSettings {
   const region = args.region ?? INVOKE_DEFAULTS.region;
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new UserError(`--region must look like us-east-1, got '${region}'`);
   return {
-    layer,
+    layers,
     functionPath,
     handler,
     event,

@@ -129,6 +129,8 @@ export function resultJson(result: InvokeLayerResult): Record<string, unknown> {
   return {
     runId: result.runId,
     layer: result.layer,
+    layers: result.layers,
+    sizeBudget: result.sizeBudget,
     platform: result.platform ?? null,
     image: result.image,
     functionName: result.functionName,

@@ -20,7 +20,8 @@ import { normalizeArch, PlatformRegistry } from '../platforms/registry.js';
 import { runtimeImageFor } from '../pipeline/build-method.js';
 import { checkRunsForeign } from '../pipeline/foreign-arch.js';
 import { SANDBOX_PATHS, invokeEnvironment } from './environment.js';
-import { chooseRuntimeImage, hasOwnBootstrap, packFunction, packLayer, readLayerManifest } from './layer.js';
+import { chooseRuntimeImage, hasOwnBootstrap, packFunction, packOpt, readLayerEntries, readLayerManifest } from './layer.js';
+import { combineLayers } from './layers.js';
 import { LogWriter } from './log-writer.js';
 import { defaultFunctionName, checkFunctionName, envFromAssignments, INVOKE_DEFAULTS, parseMemoryMb, parseTimeoutSeconds } from './options.js';
 import { billedMs, bytesToMb, closingLines, describeInitFailure, exitCodeOf, formatStartLine } from './report.js';
@@ -28,8 +29,11 @@ import { INIT_TIMEOUT_MS, INVOKE_LABEL, Sandbox, type SandboxInit } from './sand
 import type { InvocationOutcome, InvokeLayerResult } from './types.js';
 
 export interface InvokeLayerOptions {
-  /** The layer zip; its manifest `<zip>.json` names the platform. */
-  layer: string;
+  /**
+   * The layer zip (its manifest `<zip>.json` names the platform), or several, in the order Lambda
+   * extracts them into /opt (a later layer's files over an earlier one's).
+   */
+  layer: string | readonly string[];
   /** The function code: a directory or a function zip, put at /var/task. */
   functionPath: string;
   /** `_HANDLER`. */
@@ -88,14 +92,22 @@ export async function invokeLayer(options: InvokeLayerOptions): Promise<InvokeLa
   }
   options.signal?.throwIfAborted();
 
-  if (!(await isFile(options.layer))) throw new UserError(`layer zip ${options.layer} does not exist (build one with npm run build-runtime)`);
+  const zips = typeof options.layer === 'string' ? [options.layer] : [...options.layer];
+  for (const zip of zips) if (!(await isFile(zip))) throw new UserError(`layer zip ${zip} does not exist (build one with npm run build-runtime)`);
   const registry = options.registry ?? (await PlatformRegistry.load(paths.platforms));
-  const manifest = await readLayerManifest(options.layer);
-  let choice = chooseRuntimeImage({ layer: options.layer, manifest, platform: options.platform, image: options.image, registry });
-  const [layer, fn] = await Promise.all([packLayer(options.layer), packFunction(options.functionPath)]);
+  const [inputs, fn] = await Promise.all([
+    Promise.all(zips.map(async (zip) => ({ zip, entries: await readLayerEntries(zip), manifest: await readLayerManifest(zip) }))),
+    packFunction(options.functionPath),
+  ]);
+  const combined = combineLayers(inputs, fn.entries);
+  const { manifest } = combined;
+  const first = combined.manifestZip;
+  let choice = chooseRuntimeImage({ layer: first, manifest, platform: options.platform, image: options.image, registry });
+  const layer = { archive: await packOpt(combined.entries), entries: combined.entries };
   const ownBootstrap = hasOwnBootstrap(fn.entries);
   if (!ownBootstrap && !layer.entries.some((e) => e.path === 'bootstrap' && e.type !== 'directory')) {
-    throw new UserError(`${options.layer} has no bootstrap at its root (and the function has none): it is not a runtime layer`);
+    const which = zips.length === 1 ? `${first} has no bootstrap at its root` : `none of ${zips.join(', ')} has a bootstrap at its root`;
+    throw new UserError(`${which} (and the function has none): ${zips.length === 1 ? 'it is not a runtime layer' : 'give a runtime layer too'}`);
   }
 
   const engine = options.engine ?? new DockerodeEngine();
@@ -105,14 +117,14 @@ export async function invokeLayer(options: InvokeLayerOptions): Promise<InvokeLa
     const engineArch = normalizeArch((await engine.info()).arch);
     if (layerArch !== engineArch) {
       // A layer of another arch runs under QEMU (binfmt_misc), in its platform's image for that arch.
-      if (layerArch !== 'x86_64' && layerArch !== 'arm64') throw new UserError(`${options.layer} is built for ${manifest!.arch}, which no Lambda runs`);
+      if (layerArch !== 'x86_64' && layerArch !== 'arm64') throw new UserError(`${first} is built for ${manifest!.arch}, which no Lambda runs`);
       let makeImages: string | undefined;
       if (choice.source !== 'image option' && choice.platform !== undefined && registry.names().includes(choice.platform)) {
         const foreign = runtimeImageFor(registry.get(choice.platform), layerArch, engineArch);
         choice = { ...choice, image: foreign.image };
         makeImages = foreign.makeImages;
       }
-      await checkRunsForeign(engine, { image: choice.image, arch: layerArch, engineArch, makeImages, what: `invoke ${options.layer} (${layerArch})` });
+      await checkRunsForeign(engine, { image: choice.image, arch: layerArch, engineArch, makeImages, what: `invoke ${first} (${layerArch})` });
     }
   }
   if ((await engine.inspectImage(choice.image)) === null) {
@@ -291,7 +303,9 @@ export async function invokeLayer(options: InvokeLayerOptions): Promise<InvokeLa
 
   return {
     runId,
-    layer: options.layer,
+    layer: zips[0]!,
+    layers: zips,
+    sizeBudget: combined.budget,
     platform: choice.platform,
     image: choice.image,
     functionName,

@@ -1,4 +1,5 @@
 /** Results of `invokeLayer()` (shared by the runner, the report formatting and the CLI). */
+import type { SizeBudget } from './layers.js';
 
 /**
  * How one invocation ended:
@@ -37,7 +38,12 @@ export interface InvocationOutcome {
 export interface InvokeLayerResult {
   /** Label value `io.lambda-runtime-builder.invoke` of every container this run created. */
   runId: string;
+  /** The first layer zip given. */
   layer: string;
+  /** Every layer zip, in the order extracted into /opt. */
+  layers: string[];
+  /** What the layers and the function add to Lambda's 250 MB (unzipped). */
+  sizeBudget: SizeBudget;
   platform: string | undefined;
   image: string;
   functionName: string;

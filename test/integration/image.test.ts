@@ -12,9 +12,10 @@ import { packTar, readTarEntries } from '../../src/layer/tar.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import { REPO_ROOT, requireEngine, startRegistry, tempDir, type LocalRegistry } from './helpers.js';
 
-// A real built php@7.4 layer (debian-bookworm) as a Lambda image: one invocation through the
-// image's own entrypoint, then a push to Debian's docker-registry on loopback and a pull back
-// by digest.
+// A real built php@7.4 layer (al2023-portable, the build portable.test.ts makes, so a reuse in CI)
+// as a Lambda image: its runtime image is the glibc-only one, which has nothing but glibc and
+// busybox's sh. One invocation through the image's own entrypoint, then a push to Debian's
+// docker-registry on loopback and a pull back by digest.
 let engine: DockerodeEngine;
 let out: { dir: string; cleanup: () => Promise<void> };
 let layer: string;
@@ -81,7 +82,7 @@ async function expectOneInvocation(built: LayerImage): Promise<void> {
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-image-');
-  const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'debian-bookworm', outDir: out.dir, renderer: 'silent', engine });
+  const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
   layer = report.results[0]!.zip;
   image = await buildLayerImage({ layer, repo: 'lrb-test/php-image', engine });
   registry = await startRegistry(out.dir);
@@ -98,14 +99,18 @@ afterAll(async () => {
 
 describe('image: a Lambda container image from the built layer', () => {
   it('is tagged and labelled from the manifest, with the layer at /opt exactly as zipped', async () => {
-    expect(image.image).toBe('lrb-test/php-image:php-7.4.33-debian-bookworm-x86_64');
+    expect(image.image).toBe('lrb-test/php-image:php-7.4.33-al2023-portable-x86_64');
     expect(image.kind).toBe('plain');
+    expect(image.baseImage).toBe('lambda-runtime-builder/glibc-only:bullseye-x86_64');
     const details = (await engine.inspectImageDetails(image.image))!;
     expect(details.labels).toMatchObject({
       'io.lambda-runtime-builder.layer.recipe': 'php',
       'io.lambda-runtime-builder.layer.version': '7.4.33',
-      'io.lambda-runtime-builder.layer.platform': 'debian-bookworm',
+      'io.lambda-runtime-builder.layer.platform': 'al2023-portable',
       'io.lambda-runtime-builder.layer.arch': 'x86_64',
+      'io.lambda-runtime-builder.layer.lambda-runtime': 'provided.al2023',
+      'io.lambda-runtime-builder.layer.deployable': 'true',
+      'org.opencontainers.image.base.name': 'lambda-runtime-builder/glibc-only:bullseye-x86_64',
       'org.opencontainers.image.licenses': 'PHP-3.01',
     });
     expect(details.entrypoint).toEqual(['/usr/local/bin/lambda-runtime-builder-entrypoint']);
@@ -148,33 +153,5 @@ describe('image: a Lambda container image from the built layer', () => {
     expect(pulled.repoDigests).toContain(pushed.reference);
     expect(pulled.labels['io.lambda-runtime-builder.layer.zip-sha256']).toBe(image.labels['io.lambda-runtime-builder.layer.zip-sha256']);
     await engine.removeImage(pushed.reference);
-  });
-});
-
-// The same from a deployable al2023-portable layer (the build portable.test.ts makes, so a reuse
-// in CI): its runtime image is the glibc-only one, which has nothing but glibc and busybox's sh.
-describe('image: from an al2023-portable layer', () => {
-  let portable: LayerImage | undefined;
-  beforeAll(async () => {
-    const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
-    portable = await buildLayerImage({ layer: report.results[0]!.zip, repo: 'lrb-test/php-image', engine });
-  });
-  afterAll(async () => {
-    if (portable) for (const ref of [portable.image, portable.id]) await engine.removeImage(ref).catch(() => undefined);
-  });
-
-  it('is the glibc-only image plus the layer, deployable to provided.al2023; a function image FROM it serves one invocation', async () => {
-    const built = portable!;
-    expect(built.image).toBe('lrb-test/php-image:php-7.4.33-al2023-portable-x86_64');
-    expect(built.kind).toBe('plain');
-    expect(built.baseImage).toBe('lambda-runtime-builder/glibc-only:bullseye-x86_64');
-    const details = (await engine.inspectImageDetails(built.image))!;
-    expect(details.labels).toMatchObject({
-      'io.lambda-runtime-builder.layer.platform': 'al2023-portable',
-      'io.lambda-runtime-builder.layer.lambda-runtime': 'provided.al2023',
-      'io.lambda-runtime-builder.layer.deployable': 'true',
-      'org.opencontainers.image.base.name': 'lambda-runtime-builder/glibc-only:bullseye-x86_64',
-    });
-    await expectOneInvocation(built);
   });
 });

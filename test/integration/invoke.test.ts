@@ -1,8 +1,10 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRuntimes } from '../../src/api.js';
 import { OWNER_LABEL, type DockerodeEngine } from '../../src/docker/engine.js';
 import { INVOKE_LABEL, invokeLayer, type InvokeLayerOptions, type InvokeLayerResult } from '../../src/invoke/index.js';
+import { buildZip } from '../../src/layer/zip.js';
 import { REPO_ROOT, execFileP, requireEngine, tempDir } from './helpers.js';
 
 // The pipeline-built php@7.4 layer for al2023-portable, run the way Lambda runs it, in the image that
@@ -210,6 +212,38 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
     expect(doc).toMatchObject({ exitCode: 1, platform: 'al2023-portable', functionName: 'returns-callable' });
     expect(doc.invocations[0]).toMatchObject({ status: 'error', errorType: 'InvalidArgumentException', result: { errorType: 'InvalidArgumentException' } });
     expect(failed.stderr).toMatch(/^END RequestId: /m);
+  });
+
+  it('several layers: extracted in order over /opt, counted together against 250 MB, refused when they clash', async () => {
+    // A second layer as Lambda would get it: an ini in the runtime's scan dir and a data file.
+    const extra = path.join(out.dir, 'extra-layer.zip');
+    const file = (p: string, text: string) => ({ type: 'file' as const, path: p, mode: 0o644, data: Buffer.from(text) });
+    await writeFile(extra, await buildZip([file('etc/php/conf.d/90-extra.ini', 'date.timezone=Europe/Paris\n'), file('share/lrb-extra/greeting.txt', 'from the second layer\n')]));
+    const { result } = await invoke({ layer: [layer, extra], functionPath: path.join(FUNCTIONS, 'layered'), handler: 'layered', events: ['{}'] });
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.invocations[0]!.body)).toEqual({ timezone: 'Europe/Paris', greeting: 'from the second layer', php: '7.4.33' });
+    expect(result.layers).toEqual([layer, extra]);
+    expect(result.sizeBudget.layers.map((l) => l.zip)).toEqual([layer, extra]);
+    expect(result.sizeBudget.totalBytes).toBe(result.sizeBudget.layers.reduce((s, l) => s + l.unzippedBytes, result.sizeBudget.functionBytes));
+    // Without the second layer the same function sees neither.
+    const alone = await invoke({ functionPath: path.join(FUNCTIONS, 'layered'), handler: 'layered', events: ['{}'] });
+    expect(JSON.parse(alone.result.invocations[0]!.body)).toMatchObject({ greeting: null });
+
+    // The CLI says what the layers add up to; a layer that turns a directory into a file is refused.
+    const clash = path.join(out.dir, 'clash-layer.zip');
+    await writeFile(clash, await buildZip([file('etc/php', 'not a directory\n')]));
+    const cli = (args: string[]) =>
+      execFileP(process.execPath, ['--import', 'tsx', 'src/cli/invoke.ts', '--layer', layer, ...args, '--function', path.join(FUNCTIONS, 'layered'), '--handler', 'layered'], { cwd: REPO_ROOT }).then(
+        (r) => ({ code: 0, ...r }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const ok = await cli(['--layer', extra]);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toMatch(/^layers: php-7\.4\.33-al2023-portable-x86_64\.zip \d+\.\d\d MB \+ extra-layer\.zip 0\.00 MB \+ function 0\.00 MB = \d+\.\d\d MB of 250 MB unzipped$/m);
+    const refused = await cli(['--layer', clash]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toMatch(/^lambda-runtime-builder invoke: the layers cannot be combined: .*clash-layer\.zip/);
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('leaves no container behind', async () => {

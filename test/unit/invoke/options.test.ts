@@ -18,7 +18,7 @@ const base = { layer: 'dist/l.zip', function: 'examples/hello', handler: 'hello'
 describe('settingsFromArgs', () => {
   it('applies Lambda-like defaults', () => {
     expect(settingsFromArgs(base)).toEqual({
-      layer: 'dist/l.zip',
+      layers: ['dist/l.zip'],
       functionPath: 'examples/hello',
       handler: 'hello',
       event: { text: '{}' },
@@ -61,6 +61,12 @@ describe('settingsFromArgs', () => {
       image: 'debian:bookworm',
       json: true,
     });
+  });
+
+  it('takes --layer repeated, in order', () => {
+    expect(settingsFromArgs({ ...base, layer: ['php.zip', 'ext.zip'] }).layers).toEqual(['php.zip', 'ext.zip']);
+    expect(() => settingsFromArgs({ ...base, layer: [] })).toThrow(/--layer is required/);
+    expect(() => settingsFromArgs({ ...base, layer: ['php.zip', ' '] })).toThrow(/--layer is required/);
   });
 
   it('keeps --event-file to be read later', () => {

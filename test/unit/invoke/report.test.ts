@@ -107,13 +107,15 @@ describe('results and exit status', () => {
     const doc = resultJson({
       runId: 'r',
       layer: 'l.zip',
+      layers: ['l.zip', 'ext.zip'],
+      sizeBudget: { layers: [{ zip: 'l.zip', unzippedBytes: 10 }, { zip: 'ext.zip', unzippedBytes: 5 }], functionBytes: 1, totalBytes: 16, limitBytes: 262_144_000 },
       platform: undefined,
       image: 'debian:bookworm',
       functionName: 'hello',
       exitCode: 1,
       invocations: [outcome({ initDurationMs: 3.14159 }), outcome({ status: 'error', body: '{"errorType":"E","errorMessage":"m"}', errorType: 'E' })],
     });
-    expect(doc).toMatchObject({ platform: null, exitCode: 1 });
+    expect(doc).toMatchObject({ platform: null, exitCode: 1, layers: ['l.zip', 'ext.zip'], sizeBudget: { totalBytes: 16 } });
     const [first, second] = doc['invocations'] as Record<string, unknown>[];
     expect(first).toMatchObject({ result: 'Hello, World!', initDurationMs: 3.14, durationMs: 1.23 });
     expect(first).not.toHaveProperty('errorType');
