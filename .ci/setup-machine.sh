@@ -14,6 +14,8 @@ if command -v php >/dev/null 2>&1 && ! php -m 2>/dev/null | grep -qx curl; then 
 command -v php >/dev/null 2>&1 || need_pkgs+=(php-curl)
 command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
 command -v shellcheck >/dev/null 2>&1 || need_pkgs+=(shellcheck)
+# A real Redis for the extensions test (test/integration/extensions.test.ts starts its own on loopback).
+command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 if ((${#need_pkgs[@]})); then
   log "installing Debian packages: ${need_pkgs[*]}"
   $SUDO apt-get update -qq
@@ -72,4 +74,6 @@ if [[ "$(uname -m)" == x86_64 ]]; then
   [[ -e "$binfmt/qemu-aarch64" ]] || $SUDO sh -c "cat /usr/lib/binfmt.d/qemu-aarch64.conf >$binfmt/register"
   log "binfmt_misc: aarch64 runs through $(sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64") ($(sed -n 's/^flags: //p' "$binfmt/qemu-aarch64"))"
   bash "$(dirname "$0")/make-arm64-images.sh"
+  # The arm64 glibc-only image that proves arm64 al2023-portable layers (no QEMU needed to make it).
+  bash "$(dirname "$0")/make-glibc-image.sh" bullseye arm64
 fi

@@ -1,24 +1,25 @@
 /**
  * `npm run bench`: one table with every number the project promises.
  *
- *   npm run bench [-- --skip-cold] [-- --json]
+ *   npm run bench [-- --skip-cold] [-- --skip-arm64] [-- --emulate-limit S] [-- --json]
  *
  * Builds: cold build vs a plain Docker build of the same context (skipped with --skip-cold,
- * which saves ~10 minutes), no-op and runtime-only rebuilds, layer sizes (bench/build-bench.ts).
+ * which saves ~10 minutes), no-op and runtime-only rebuilds, layer sizes, and the arm64 cold
+ * builds (x86_64 vs cross vs emulated; skipped with --skip-cold or --skip-arm64) (bench/build-bench.ts).
  * Invocations: our bootstrap vs two baselines, with the built php@7.4 layer in a container of
  * its runtime image against the tool's emulator (bench/invoke-layer-bench.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { formatBuildBench, renderBenchTable, runBuildBench } from './build-bench.js';
+import { emulateLimitFromArgv, formatBuildBench, renderBenchTable, runBuildBench } from './build-bench.js';
 import { runLayerBench } from './invoke-layer-bench.js';
 
 const skipCold = process.argv.includes('--skip-cold');
 const json = process.argv.includes('--json');
 const out = await mkdtemp(path.join(os.tmpdir(), 'lrb-bench-out-'));
 try {
-  const build = await runBuildBench({ skipCold, outDir: out });
+  const build = await runBuildBench({ skipCold, skipArm64: process.argv.includes('--skip-arm64'), emulateLimitS: emulateLimitFromArgv(process.argv), outDir: out });
   const layer = build.layers['php@7.4 minimal']!;
   process.stderr.write('[bench] invocations with the built php@7.4 layer ...\n');
   const invoke = await runLayerBench({ layer, invocations: 300, coldStarts: 9 });

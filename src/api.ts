@@ -29,6 +29,8 @@ export interface BuildRuntimeOptions {
   engineArch?: string;
   profile?: string;
   with?: string[];
+  /** `--ext redis --ext apcu`: extensions built into each target's layer. */
+  extensions?: string[];
   outDir?: string;
   cacheDir?: string;
   mirrors?: string[];
@@ -96,6 +98,7 @@ export async function planRuntimes(o: BuildRuntimeOptions): Promise<PreparedBuil
         ...(o.emulate ? { emulate: true } : {}),
         ...(o.profile ? { profile: o.profile } : {}),
         ...(o.with ? { with: o.with } : {}),
+        ...(o.extensions?.length ? { extensions: o.extensions } : {}),
         outDir: d.outDir,
         mirrors: d.mirrors,
         ...(o.debianBase ? { debianBase: o.debianBase } : {}),

@@ -7,7 +7,7 @@ import { cachedSourcePath, candidateUrls, defaultCacheDir } from './sources/inde
 
 export interface CatalogEntry {
   name: string;
-  kind: 'interpreter' | 'library';
+  kind: 'interpreter' | 'library' | 'extension';
   version: string;
   /** For interpreters: the dependency versions the pairing rules choose by default. */
   pairs: Record<string, string>;
@@ -70,6 +70,8 @@ export async function catalogListing(opts: {
       for (const p of platforms) {
         const row = { name: p.name, deployable: p.deployable, lambdaRuntime: p.lambdaRuntime };
         if (recipe.kind !== 'interpreter') {
+          // An extension pairs with the interpreter versions it supports.
+          if (recipe.extension && v.supports) pairs[recipe.extension.for] = v.supports;
           support.push({ ...row, supported: true });
           continue;
         }

@@ -4,6 +4,7 @@ import { executePlans, planRuntimes, pruneImages, type BuildRuntimeOptions } fro
 import { DockerodeEngine } from '../docker/engine.js';
 import { loadCatalog } from '../pipeline/prepare.js';
 import { DEFAULT_PROFILE } from '../recipes/schema.js';
+import { extensionsOf } from '../recipes/resolve.js';
 import { exitStatusOf, failureJson, formatFailure } from './errors.js';
 import { registerDeployCommands } from './publish-commands.js';
 import { catalogListing, formatCatalog } from '../catalog.js';
@@ -64,6 +65,13 @@ const profileHelp =
     .map(({ recipe }) => `${recipe.name}: ${Object.keys(recipe.profiles ?? {}).join(', ')}`)
     .join('; ') ?? 'see --list';
 
+const extensionHelp =
+  catalog?.recipes
+    .list()
+    .filter(({ recipe }) => recipe.kind === 'interpreter' && extensionsOf(catalog.recipes, recipe.name).length)
+    .map(({ recipe }) => `${recipe.name}: ${extensionsOf(catalog.recipes, recipe.name).join(', ')}`)
+    .join('; ') ?? 'see --list';
+
 const program = new Command()
   .name('build-runtime')
   .description(
@@ -78,6 +86,7 @@ const program = new Command()
   .option('--emulate', 'build a foreign arch under QEMU even where it can be cross-compiled (several times slower)')
   .option('--profile <name>', `extension profile of the recipe (${profileHelp})`, once('--profile'), DEFAULT_PROFILE)
   .option('--with <name@version>', 'pin a dependency, e.g. --with openssl@1.0.1k (repeatable)', collect, [])
+  .option('--ext <name[@version]>', `build an extension into the layer, against the target's own interpreter, e.g. --ext redis (repeatable; ${extensionHelp})`, collect, [])
   .option('-o, --out <dir>', 'output directory for zips, manifests and logs', once('--out'), 'dist')
   .option('--cache-dir <dir>', 'where verified sources are cached', once('--cache-dir'), defaultCacheDir())
   .option('--mirror <base-url>', 'extra place to fetch sources from, tried as <base-url>/<file> (repeatable; http(s)/file URL or directory)', collect, [])
@@ -140,6 +149,7 @@ interface CliOptions {
   emulate?: boolean;
   profile: string;
   with: string[];
+  ext: string[];
   out: string;
   cacheDir: string;
   mirror: string[];
@@ -199,6 +209,7 @@ program.action(async (targets: string[], o: CliOptions) => {
     ...(o.emulate ? { emulate: true } : {}),
     profile: o.profile,
     with: o.with,
+    extensions: o.ext,
     outDir: o.out,
     cacheDir: o.cacheDir,
     mirrors: o.mirror,
@@ -240,6 +251,7 @@ program.action(async (targets: string[], o: CliOptions) => {
         `  sha256 ${r.zipSha256}\n` +
         `  size   ${r.zippedBytes} bytes zipped, ${r.unzippedBytes} bytes unzipped (${((r.unzippedBytes / LAMBDA_MAX_UNZIPPED_BYTES) * 100).toFixed(1)}% of Lambda's 250 MB)\n` +
         (r.smoke ? `  smoke  ${r.smoke.output.split('\n')[0]}\n` : '') +
+        (r.extensions.length ? `  extensions ${r.extensions.join(', ')}\n` : '') +
         (r.fromPackages.length ? `  from platform packages (not pinned sources): ${r.fromPackages.map((p) => `${p.package} ${p.version}`).filter((x, i, all) => all.indexOf(x) === i).join(', ')}\n` : '') +
         `  manifest ${r.manifest}\n` +
         (r.status === 'built' ? `  took   ${(r.durationMs / 1000).toFixed(1)} s; log ${r.log}\n` : '') +

@@ -10,8 +10,8 @@
  *   needs `GLIBC_PRIVATE` (which ties a binary to one glibc build);
  * - the layer ships no glibc library of its own (the system's loader would load it and crash) and
  *   every executable asks for the system's standard loader;
- * - no string of an ELF file names a path of the build distro (`/usr/lib/x86_64-linux-gnu`,
- *   `/etc/ssl`) or the build directory (`scanForbiddenPaths`).
+ * - no string of an ELF file names a path of the build distro (`/usr/lib/x86_64-linux-gnu`, the
+ *   cross sysroot `/usr/aarch64-linux-gnu`, `/etc/ssl`) or the build directory (`scanForbiddenPaths`).
  */
 import type { LayerEntry } from '../layer/entries.js';
 import { checkGlibcCeiling, parseVersion, scanElfEntries, type Arch } from './checks.js';
@@ -201,10 +201,14 @@ export interface ForbiddenPathHit {
 
 /**
  * The paths no portable layer may mention: the build distro's multiarch library directories
- * (`/usr/lib/<triplet>`, `/lib/<triplet>`), its CA store (`/etc/ssl`), and the build directory.
+ * (`/usr/lib/<triplet>`, `/lib/<triplet>`) and its cross-toolchain sysroot (`/usr/<triplet>`,
+ * where `crossbuild-essential-*` keeps the target's libc and libgcc), for the target's triplet and,
+ * in a cross build, the build machine's (`buildTriplet`); its CA store (`/etc/ssl`); and the
+ * build directory.
  */
-export function portableForbiddenPaths(o: { triplet: string; buildRoot: string }): string[] {
-  return [`/usr/lib/${o.triplet}`, `/lib/${o.triplet}`, '/etc/ssl', o.buildRoot.replace(/\/+$/, '')];
+export function portableForbiddenPaths(o: { triplet: string; buildTriplet?: string; buildRoot: string }): string[] {
+  const triplets = [...new Set([o.triplet, ...(o.buildTriplet ? [o.buildTriplet] : [])])];
+  return [...triplets.flatMap((t) => [`/usr/lib/${t}`, `/lib/${t}`, `/usr/${t}`]), '/etc/ssl', o.buildRoot.replace(/\/+$/, '')];
 }
 
 const MAX_VALUE = 200;

@@ -25,6 +25,8 @@ export type BaseKind = 'lambda-base' | 'plain';
 
 /** The manifest fields an image is made from. */
 export type ImageManifest = Pick<Manifest, 'tool' | 'arch' | 'zip' | 'inputsHash'> & {
+  /** Extensions built into the layer (`--ext`); only their names matter here. */
+  extensions?: Pick<NonNullable<Manifest['extensions']>[number], 'name'>[] | undefined;
   recipe: Pick<Manifest['recipe'], 'name' | 'version' | 'profile'> & { license?: string | undefined };
   platform: Pick<Manifest['platform'], 'name' | 'deployable' | 'lambdaRuntime' | 'runtimeImage'>;
 };
@@ -46,9 +48,14 @@ export function dockerPlatform(arch: string): string {
 }
 
 /** `<name>-<version>[-<profile>]-<platform>-<arch>`, as the zip is named. */
+/**
+ * The zip's own name as a tag: `php-8.2.32-al2023-portable-x86_64`, and with extensions built in
+ * `php-8.2.32.apcu.redis-…` (a tag cannot hold the zip name's `+`), never a plain layer's tag.
+ */
 export function imageTag(m: ImageManifest): string {
   const profile = m.recipe.profile && m.recipe.profile !== 'minimal' ? `-${m.recipe.profile}` : '';
-  return `${m.recipe.name}-${m.recipe.version}${profile}-${m.platform.name}-${m.arch}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128);
+  const extensions = (m.extensions ?? []).map((e) => `.${e.name}`).sort().join('');
+  return `${m.recipe.name}-${m.recipe.version}${profile}${extensions}-${m.platform.name}-${m.arch}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128);
 }
 
 export const DEFAULT_IMAGE_REPO = 'lambda-runtime-builder';
@@ -77,6 +84,7 @@ export function imageLabels(m: ImageManifest): Record<string, string> {
     [`${IMAGE_LABEL_PREFIX}.tool-version`]: m.tool.version,
   };
   if (m.recipe.license) labels['org.opencontainers.image.licenses'] = m.recipe.license;
+  if (m.extensions?.length) labels[`${IMAGE_LABEL_PREFIX}.extensions`] = m.extensions.map((e) => e.name).join(',');
   return labels;
 }
 

@@ -10,10 +10,9 @@
  */
 import { UserError } from '../errors.js';
 import { forArch, multiarchTriplet, normalizeArch, ociArch } from '../platforms/registry.js';
-import type { Arch, CrossToolchain, Platform } from '../recipes/schema.js';
+import type { Arch, BuildMethod, CrossToolchain, Platform } from '../recipes/schema.js';
 
-export const BUILD_METHODS = ['native', 'cross', 'emulated'] as const;
-export type BuildMethod = (typeof BUILD_METHODS)[number];
+export { BUILD_METHODS, type BuildMethod } from '../recipes/schema.js';
 
 /** A cross toolchain for one target architecture: every `{debArch}`/`{triplet}` filled in. */
 export interface CrossSettings {
@@ -43,6 +42,8 @@ export interface BuildMethodChoice {
   runtimeImage: string;
   /** The command that creates the foreign images when they are missing (`.ci/make-arm64-images.sh bookworm`). */
   makeImages?: string;
+  /** Emulated builds: the command that creates `buildImage`, when `makeImages` makes only the runtime image. */
+  makeBuildImage?: string;
   /** Cross builds only. */
   cross?: CrossSettings;
   /** Said before the build starts. */
@@ -140,6 +141,7 @@ export function chooseBuildMethod(o: BuildMethodInput): BuildMethodChoice {
     ...(foreign.makeImages ? {} : { buildPlatform: `linux/${ociArch(arch)}` }),
     runtimeImage: foreign.runtimeImage,
     ...make,
+    ...(foreign.makeBuildImage ? { makeBuildImage: foreign.makeBuildImage } : {}),
     warnings: [
       `${arch} is built under emulation (QEMU) on this ${engine} engine: expect it to take several times as long as a native build` +
         (o.crossToolchain ? '' : ` (platform ${platform.name} cannot cross-compile)`),

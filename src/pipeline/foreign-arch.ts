@@ -59,7 +59,8 @@ export async function checkForeignImages(engine: DockerEngine, pending: readonly
     for (const image of images) {
       if (checked.has(image)) continue;
       checked.add(image);
-      await checkRunsForeign(engine, { image, arch: p.spec.arch, engineArch: method.engineArch, makeImages: method.makeImages, what: `${plan.target} (${plan.arch}, ${method.method})` });
+      const makeImages = image === method.buildImage && method.makeBuildImage ? method.makeBuildImage : method.makeImages;
+      await checkRunsForeign(engine, { image, arch: p.spec.arch, engineArch: method.engineArch, makeImages, what: `${plan.target} (${plan.arch}, ${method.method})` });
     }
   }
 }

@@ -22,6 +22,8 @@ export interface BuildResult {
   durationMs: number;
   warnings: string[];
   smoke?: SmokeResult;
+  /** Extensions built into the layer, as `redis 6.2.0`. */
+  extensions: string[];
   /** Libraries bundled from the build distro's packages (not from pinned sources), with package and version. */
   fromPackages: { soname: string; package: string; version: string }[];
   size?: SizeReport;
@@ -40,6 +42,17 @@ export interface Manifest {
     rules: string[];
   };
   dependencies: { name: string; version: string; rule: string; overridden: boolean; sources: { name: string; url: string; sha256: string }[] }[];
+  /** Extensions built into the layer (`--ext`), in load order; absent in manifests from before them. */
+  extensions?: {
+    name: string;
+    recipe: string;
+    version: string;
+    module: string;
+    license?: string;
+    ini: { path: string; lines: string[] };
+    rules: string[];
+    sources: { name: string; url: string; sha256: string }[];
+  }[];
   libraries: {
     /** Built from pinned, checksum-verified sources (see dependencies and recipe). */
     builtFromSource: { name: string; version: string }[];

@@ -31,6 +31,19 @@ export interface PlannedSource {
   urls: string[];
 }
 
+export interface PlannedExtension {
+  /** What `--ext` named (`redis`). */
+  name: string;
+  recipe: string;
+  version: string;
+  /** The interpreter versions this extension version supports. */
+  supports: string;
+  module: string;
+  ini: { path: string; lines: string[] };
+  /** Extension recipes of this build it uses (built and loaded first). */
+  uses: string[];
+}
+
 export interface RuntimeFileDigest {
   path: string;
   mode: number;
@@ -50,6 +63,8 @@ export interface BuildPlan {
   lambdaRuntime: string | null;
   glibc: string;
   dependencies: { name: string; version: string; rule: string; reason: string; overridden: boolean }[];
+  /** Extensions built into the layer (`--ext`), in build and load order. */
+  extensions: PlannedExtension[];
   rules: { component: string; name: string; reason: string }[];
   sources: PlannedSource[];
   images: { build: string; runtime: string; tag: string };
@@ -106,9 +121,19 @@ export function platformArtifactFacts(
   };
 }
 
+/** The short names of a build's extensions in name order, as artifact and image names carry them. */
+export function extensionNames(spec: Pick<BuildSpec, 'extensions'>): string[] {
+  return spec.extensions.map((e) => e.short).sort();
+}
+
+/**
+ * `php-8.2.32-al2023-portable-x86_64`, `php-8.2.32-standard-…` for a non-default profile, and
+ * `php-8.2.32+apcu+redis-…` with extensions built in: never the name of a build without them.
+ */
 export function artifactBaseName(spec: BuildSpec): string {
   const profile = spec.interpreter.profile === DEFAULT_PROFILE ? '' : `-${spec.interpreter.profile}`;
-  return `${spec.interpreter.name}-${spec.interpreter.version}${profile}-${spec.platform.name}-${spec.arch}`;
+  const extensions = extensionNames(spec).map((n) => `+${n}`).join('');
+  return `${spec.interpreter.name}-${spec.interpreter.version}${profile}${extensions}-${spec.platform.name}-${spec.arch}`;
 }
 
 /** A native build: an engine of the target's own arch. */
@@ -124,7 +149,7 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
   const methodFacts = method.method === 'native' ? {} : { buildMethod: method.method, buildPlatform: method.buildPlatform ?? null };
   const images = { build: method.buildImage, runtime: method.runtimeImage };
   const base = artifactBaseName(spec);
-  const components = [...spec.dependencies, interpreter];
+  const components = [...spec.dependencies, interpreter, ...spec.extensions];
   const sources = components.flatMap((c) =>
     c.sources.map((s) => ({ component: `${c.name}@${c.version}`, name: s.name, sha256: s.sha256, urls: opts.urlsFor(s) })),
   );
@@ -148,6 +173,10 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
     ...methodFacts,
     recipe: { name: interpreter.name, version: interpreter.version, license: interpreter.recipe.license },
     maxUnzippedBytes: opts.maxUnzippedBytes,
+    // What each extension is and is checked by; the key is absent for a build without extensions.
+    ...(spec.extensions.length
+      ? { extensions: spec.extensions.map((e) => ({ name: e.name, version: e.version, module: e.module, ini: e.ini, smoke: e.recipe.smoke, license: e.recipe.license })) }
+      : {}),
   });
   const warnings = [...lifecycleWarnings(platform, opts.today), ...method.warnings];
   if (!spec.target.includes('@')) {
@@ -175,12 +204,14 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
       reason: d.pairing.reason,
       overridden: d.pairing.overridden,
     })),
+    extensions: spec.extensions.map((e) => ({ name: e.short, recipe: e.name, version: e.version, supports: e.supports, module: e.module, ini: e.ini, uses: e.uses })),
     rules: components.flatMap((c) => c.rules.map((r) => ({ component: c.name, ...r }))),
     sources,
     images: {
       ...images,
       // A cross-built and an emulated image of one target differ: each keeps its own tag.
-      tag: `lambda-runtime-builder/${interpreter.name}:${interpreter.version}-${interpreter.profile}-${platform.name}-${spec.arch}${method.method === 'native' ? '' : `-${method.method}`}`,
+      // Extensions join the profile with dots (a tag cannot hold `+`), so each set keeps its own image.
+      tag: `lambda-runtime-builder/${interpreter.name}:${interpreter.version}-${[interpreter.profile, ...extensionNames(spec)].join('.')}-${platform.name}-${spec.arch}${method.method === 'native' ? '' : `-${method.method}`}`,
     },
     ...(method.makeImages ? { makeImages: method.makeImages } : {}),
     stages: rendered.stages,
@@ -204,6 +235,11 @@ export function formatPlan(plan: BuildPlan): string {
   ];
   for (const d of plan.dependencies) {
     lines.push(`  with       ${d.name} ${d.version}${d.overridden ? ' (--with)' : ''}: rule ${d.rule}: ${d.reason}`);
+  }
+  for (const e of plan.extensions) {
+    lines.push(
+      `  extension  ${e.name} ${e.version} (${e.recipe}, supports ${plan.name} ${e.supports})${e.uses.length ? `, uses ${e.uses.join(', ')}` : ''}: ${e.ini.path}: ${e.ini.lines.join('; ')}`,
+    );
   }
   for (const r of plan.rules) lines.push(`  rule       ${r.component}: ${r.name}: ${r.reason}`);
   lines.push('  sources');

@@ -22,6 +22,8 @@ export interface PrepareOptions {
   emulate?: boolean;
   profile?: string;
   with?: readonly string[];
+  /** `--ext redis`: extensions built into the layer. */
+  extensions?: readonly string[];
   outDir: string;
   mirrors: readonly string[];
   debianBase?: string;
@@ -89,12 +91,6 @@ async function firstReadable(candidates: string[]): Promise<{ file: string; data
 export async function prepareTarget(catalog: Catalog, target: string, opts: PrepareOptions): Promise<PreparedBuild> {
   const platform = catalog.platforms.get(opts.platform);
   const arch = checkArch(platform, opts.arch);
-  const spec = resolveBuild(catalog.recipes, target, {
-    platform,
-    arch,
-    ...(opts.profile ? { profile: opts.profile } : {}),
-    ...(opts.with ? { with: opts.with } : {}),
-  });
   const method = chooseBuildMethod({
     platform,
     arch,
@@ -102,12 +98,20 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
     emulate: Boolean(opts.emulate),
     crossToolchain: catalog.platforms.crossToolchain(platform),
   });
+  const spec = resolveBuild(catalog.recipes, target, {
+    platform,
+    arch,
+    buildMethod: method.method,
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.with ? { with: opts.with } : {}),
+    ...(opts.extensions ? { extensions: opts.extensions } : {}),
+  });
   const rendered = renderBuild(spec, catalog.templates, method);
 
   const scriptPaths: Record<string, string> = {};
   const scriptDigests: Record<string, string> = {};
   const recipeDirOf = new Map<string, string>(
-    [...spec.dependencies, spec.interpreter].flatMap((c) =>
+    [...spec.dependencies, spec.interpreter, ...spec.extensions].flatMap((c) =>
       [c.recipe.build.script, ...c.postBuild.map((s) => s.script)].map((script) => [script, path.dirname(c.recipeFile)] as const),
     ),
   );
@@ -128,7 +132,17 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
     // The runtime is versioned with the tool that built the layer.
     runtimeEntries.push({ type: 'file', path: 'runtime/VERSION', mode: 0o644, data: Buffer.from(`${TOOL_VERSION}\n`) });
   }
-  const checkScripts = await readCheckScripts(spec.interpreter.recipe, spec.interpreter.recipeFile);
+  // The interpreter's check files and those of its extensions, all relative to their recipes' directories.
+  const checkScripts: LayerEntry[] = [];
+  for (const c of [spec.interpreter, ...spec.extensions]) {
+    for (const e of await readCheckScripts(c.recipe, c.recipeFile)) {
+      const same = checkScripts.find((x) => x.path === e.path);
+      if (!same) checkScripts.push(e);
+      else if (same.type === 'file' && e.type === 'file' && !same.data.equals(e.data)) {
+        throw new UserError(`${c.recipeFile}: check script ${e.path} differs from another recipe's file of the same path: rename one`);
+      }
+    }
+  }
   const plan = makePlan(spec, rendered, {
     method,
     outDir: opts.outDir,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../errors.js';
 import { compareVersions, pickVersion, satisfies } from './versions.js';
-import { recipeSchema, type Recipe } from './schema.js';
+import { extensionRecipeName, recipeSchema, type Recipe } from './schema.js';
 
 /** Where a recipe was loaded from, so errors and `--list` can name the file. */
 export interface LoadedRecipe {
@@ -96,6 +96,20 @@ export class RecipeRegistry {
           if (!pickVersion(versions, rule.default)) problems.push(`${where}.default: ${dep.name} ${rule.default} is not pinned in ${target.file}`);
           else if (!satisfies(pickVersion(versions, rule.default)!, rule.allowed)) problems.push(`${where}.default: ${rule.default} is outside its own allowed range ${rule.allowed}`);
         });
+      });
+    }
+    for (const { recipe, file } of this.byName.values()) {
+      const ext = recipe.extension;
+      if (!ext) continue;
+      const interp = this.byName.get(ext.for);
+      if (!interp || interp.recipe.kind !== 'interpreter') problems.push(`${file}: extension.for: '${ext.for}' is not an interpreter recipe`);
+      else if (!recipe.name.startsWith(extensionRecipeName(ext.for, '')) || recipe.name === extensionRecipeName(ext.for, '')) {
+        problems.push(`${file}: name: an extension of ${ext.for} must be named ${extensionRecipeName(ext.for, '<name>')}`);
+      }
+      (ext.uses ?? []).forEach((u, i) => {
+        const other = this.byName.get(u.extension);
+        if (!other || other.recipe.extension?.for !== ext.for) problems.push(`${file}: extension.uses[${i}].extension: '${u.extension}' is not an extension recipe of ${ext.for}`);
+        else if (other.recipe.extension.uses?.some((x) => x.extension === recipe.name)) problems.push(`${file}: extension.uses[${i}].extension: '${u.extension}' uses ${recipe.name} too (a cycle)`);
       });
     }
     if (problems.length) throw new RecipeError(`invalid recipes\n${problems.join('\n')}`);

@@ -1,6 +1,6 @@
-import { DEFAULT_PROFILE } from './schema.js';
+import { DEFAULT_PROFILE, extensionRecipeName } from './schema.js';
 import { UserError } from '../errors.js';
-import type { Arch, DependencyRule, Platform, Profile, Recipe, RecipeVersion, SourceSpec } from './schema.js';
+import type { Arch, BuildMethod, DependencyRule, Platform, Profile, Recipe, RecipeVersion, SourceSpec } from './schema.js';
 import type { RecipeRegistry } from './registry.js';
 import { compareVersions, pickVersion, satisfies } from './versions.js';
 
@@ -51,11 +51,27 @@ export interface ResolvedDependency extends ResolvedComponent {
   pairing: AppliedRule & { allowed: string; overridden: boolean };
 }
 
+/** An extension built into the layer (`--ext redis`), against the interpreter of the same build. */
+export interface ResolvedExtension extends ResolvedComponent {
+  /** What `--ext` named: `redis` for the recipe `php-ext-redis`. */
+  short: string;
+  /** The interpreter versions this extension version supports (its recipe's `versions[].supports`). */
+  supports: string;
+  /** Its name in the interpreter's module list (`php -m`), and its shared object's base name. */
+  module: string;
+  /** Its ini file, relative to the layer's root, and the file's lines. */
+  ini: { path: string; lines: string[] };
+  /** The extensions of this build it uses (recipe names): built and loaded before it. */
+  uses: string[];
+}
+
 export interface BuildSpec {
   target: string;
   interpreter: ResolvedComponent & { profile: string; profileSpec: Profile };
   /** In build order. */
   dependencies: ResolvedDependency[];
+  /** Extensions built into the layer, in build (and load) order: those another one uses come first. */
+  extensions: ResolvedExtension[];
   platform: Platform;
   arch: Arch;
 }
@@ -63,9 +79,13 @@ export interface BuildSpec {
 export interface ResolveOptions {
   platform: Platform;
   arch: Arch;
+  /** How the arch is built (default native): rules limited to build methods apply only to theirs. */
+  buildMethod?: BuildMethod;
   profile?: string;
   /** `--with openssl@1.0.1k`: pin a dependency's version. */
   with?: readonly string[];
+  /** `--ext redis`, `--ext apcu@5.1`: extensions to build into the layer (recipes `<interpreter>-ext-<name>`). */
+  extensions?: readonly string[];
 }
 
 function resolveVersion(registry: RecipeRegistry, req: TargetRequest): { version: RecipeVersion; recipe: Recipe; file: string } {
@@ -88,7 +108,7 @@ function policyApplies(policies: readonly string[] | undefined, platform: Platfo
   return !policies || (platform.libraryPolicy !== undefined && policies.includes(platform.libraryPolicy));
 }
 
-function applyRules(recipe: Recipe, version: string, profile: string | undefined, platform: Platform): {
+function applyRules(recipe: Recipe, version: string, profile: string | undefined, platform: Platform, method: BuildMethod): {
   args: string[];
   packages: string[];
   rules: AppliedRule[];
@@ -103,6 +123,7 @@ function applyRules(recipe: Recipe, version: string, profile: string | undefined
     if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
     if (rule.excludePlatforms) continue; // checked by checkPlatformRules
     if (!policyApplies(rule.libraryPolicies, platform)) continue;
+    if (rule.buildMethods && !rule.buildMethods.includes(method)) continue;
     args.push(...(rule.args ?? []));
     packages.push(...(rule.packages ?? []));
     rules.push({ name: rule.name, reason: rule.reason });
@@ -136,9 +157,113 @@ function checkPlatformRules(recipe: Recipe, version: string, platform: Platform,
   }
 }
 
+/** The short names (`redis`) of the extension recipes of an interpreter. */
+export function extensionsOf(registry: RecipeRegistry, interpreter: string): string[] {
+  const prefix = extensionRecipeName(interpreter, '');
+  return registry
+    .list()
+    .filter((l) => l.recipe.kind === 'extension' && l.recipe.extension?.for === interpreter)
+    .map((l) => l.recipe.name.slice(prefix.length));
+}
+
+/** Load order of extension ini files: after the interpreter's own (opcache: 10), each user after what it uses. */
+const EXTENSION_INI_PRIORITY = 20;
+
+/**
+ * Resolve `--ext` requests against the exact interpreter version of the build: for each, the newest
+ * pinned version that matches the request and supports that interpreter version, or a refusal that
+ * names the versions there are and what each supports. The order does not depend on the order given.
+ */
+function resolveExtensions(
+  registry: RecipeRegistry,
+  interp: Recipe,
+  interpVersion: string,
+  requests: readonly string[],
+  platform: Platform,
+  method: BuildMethod,
+): ResolvedExtension[] {
+  if (requests.length === 0) return [];
+  const known = extensionsOf(registry, interp.name);
+  const wanted = new Map<string, TargetRequest>();
+  for (const text of requests) {
+    const m = /^([a-z][a-z0-9-]*)(?:@(.+))?$/.exec(text.trim());
+    if (!m) throw new UserError(`--ext ${text}: write NAME or NAME@VERSION, e.g. --ext redis or --ext apcu@5.1`);
+    const name = m[1]!;
+    if (wanted.has(name)) throw new UserError(`--ext ${name} was given more than once: give it once`);
+    if (!known.includes(name)) {
+      throw new UserError(
+        `unknown extension '${name}' for ${interp.name}: ${known.length ? `recipes exist for ${known.sort().join(', ')}` : 'no extension recipes exist'}` +
+          ` (add recipes/${extensionRecipeName(interp.name, name)}.json)`,
+      );
+    }
+    wanted.set(name, { name, request: m[2] ?? '*', text });
+  }
+  if (!interp.extensionIniDir) throw new UserError(`${interp.name} takes no extensions: its recipe has no extensionIniDir`);
+
+  const resolved = new Map<string, ResolvedExtension>();
+  for (const [short, req] of [...wanted].sort(([a], [b]) => a.localeCompare(b))) {
+    const { recipe, file } = registry.get(extensionRecipeName(interp.name, short));
+    const all = [...recipe.versions].sort((a, b) => compareVersions(a.version, b.version));
+    const range = req.request === '*' ? '*' : req.request;
+    const matching = all.filter((v) => v.version === range || satisfies(v.version, range));
+    if (matching.length === 0) {
+      if (pickVersion([], range) === null) throw new UserError(`--ext ${req.text}: '${req.request}' is neither a version nor a semver range (e.g. 5.1, 5.1.24)`);
+      throw new UserError(`--ext ${req.text}: no ${short} version matches '${req.request}': pinned versions are ${all.map((v) => v.version).join(', ')}`);
+    }
+    const fits = matching.filter((v) => satisfies(interpVersion, v.supports!));
+    const chosen = fits.at(-1);
+    if (!chosen) {
+      throw new UserError(
+        `--ext ${req.text}: ${matching.map((v) => `${short} ${v.version} supports ${interp.name} ${v.supports}`).join('; ')}; not ${interp.name} ${interpVersion}` +
+          ` (build another ${interp.name} version, or pin a ${short} version for it in ${file})`,
+      );
+    }
+    checkPlatformRules(recipe, chosen.version, platform);
+    const applied = applyRules(recipe, chosen.version, undefined, platform, method);
+    const ext = recipe.extension!;
+    const uses: string[] = [];
+    for (const u of ext.uses ?? []) {
+      const otherShort = u.extension.slice(extensionRecipeName(interp.name, '').length);
+      if (!wanted.has(otherShort)) continue;
+      applied.args.push(...u.args);
+      applied.rules.push({ name: u.name, reason: u.reason });
+      uses.push(u.extension);
+    }
+    resolved.set(recipe.name, {
+      name: recipe.name,
+      short,
+      version: chosen.version,
+      supports: chosen.supports!,
+      recipe,
+      recipeFile: file,
+      sources: chosen.sources,
+      ...applied,
+      module: ext.module,
+      ini: { path: '', lines: [`${ext.zend ? 'zend_extension' : 'extension'}=${ext.module}`, ...(ext.ini ?? []).map(([k, v]) => `${k}=${v}`)] },
+      uses,
+    });
+  }
+  // Depth in the uses graph (acyclic: the registry refuses cycles): what is used is built and loaded first.
+  const depth = (name: string): number => {
+    const e = resolved.get(name)!;
+    return e.uses.length ? 1 + Math.max(...e.uses.map(depth)) : 0;
+  };
+  const ordered = [...resolved.values()]
+    .map((e) => ({ e, d: depth(e.name) }))
+    .sort((a, b) => a.d - b.d || a.e.short.localeCompare(b.e.short));
+  for (const { e, d } of ordered) e.ini.path = `${interp.extensionIniDir}/${EXTENSION_INI_PRIORITY + d}-${e.module}.ini`;
+  return ordered.map(({ e }) => e);
+}
+
 export function resolveBuild(registry: RecipeRegistry, target: string, opts: ResolveOptions): BuildSpec {
   const req = parseTarget(target);
   const { recipe, version, file } = resolveVersion(registry, req);
+  if (recipe.kind === 'extension') {
+    const ext = recipe.extension!;
+    throw new UserError(
+      `${recipe.name} is an extension of ${ext.for}: build it into a ${ext.for} layer with --ext ${recipe.name.slice(extensionRecipeName(ext.for, '').length)}, e.g. ${ext.for}@VERSION --ext ${recipe.name.slice(extensionRecipeName(ext.for, '').length)}`,
+    );
+  }
   if (recipe.kind !== 'interpreter') {
     const users = registry
       .list()
@@ -193,7 +318,7 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
       );
     }
     checkPlatformRules(chosen.recipe, chosen.version.version, opts.platform);
-    const applied = applyRules(chosen.recipe, chosen.version.version, undefined, opts.platform);
+    const applied = applyRules(chosen.recipe, chosen.version.version, undefined, opts.platform, opts.buildMethod ?? 'native');
     dependencies.push({
       name: dep.name,
       version: chosen.version.version,
@@ -205,12 +330,14 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
     });
   }
 
-  const applied = applyRules(recipe, version.version, profileName, opts.platform);
+  const method = opts.buildMethod ?? 'native';
+  const extensions = resolveExtensions(registry, recipe, version.version, opts.extensions ?? [], opts.platform, method);
+  const applied = applyRules(recipe, version.version, profileName, opts.platform, method);
   // A platform package that a dependency of this build builds from source is not installed:
   // every component links the built one (e.g. zlib on the portable platform).
   const built = new Set(dependencies.map((d) => d.name));
   const notBuilt = (p: string) => !built.has(p);
-  for (const d of dependencies) d.packages = d.packages.filter(notBuilt);
+  for (const d of [...dependencies, ...extensions]) d.packages = d.packages.filter(notBuilt);
   return {
     target,
     interpreter: {
@@ -227,6 +354,7 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
       profileSpec,
     },
     dependencies,
+    extensions,
     platform: opts.platform,
     arch: opts.arch,
   };

@@ -41,6 +41,12 @@ export const sourceSchema = z.strictObject({
    * files Debian cannot ship), not the upstream tarball itself: who repacked it, the upstream
    * release it stands for, and why it is used.
    */
+  /**
+   * How the pinned SHA-256 is known to be the official release's when it was pinned from another
+   * copy (e.g. Debian's `.orig` tarball, with the official host unreachable): who else pins the
+   * same SHA-256 for the official URL.
+   */
+  checksumEvidence: z.string().min(10).optional(),
   repack: z
     .strictObject({
       by: z.enum(['debian']),
@@ -51,6 +57,13 @@ export const sourceSchema = z.strictObject({
 });
 
 const ruleName = z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'must be lowercase letters, digits, dots and dashes');
+
+/**
+ * How a layer is built for its architecture (src/pipeline/build-method.ts chooses): natively, cross-compiled
+ * on an engine of another arch, or emulated under QEMU.
+ */
+export const BUILD_METHODS = ['native', 'cross', 'emulated'] as const;
+export type BuildMethod = (typeof BUILD_METHODS)[number];
 
 export const ruleSchema = z.strictObject({
   name: ruleName,
@@ -63,6 +76,11 @@ export const ruleSchema = z.strictObject({
   excludePlatforms: z.array(z.string()).optional(),
   /** Applies only on platforms with one of these library policies (e.g. portable `glibc-only`). */
   libraryPolicies: z.array(libraryPolicySchema).min(1).optional(),
+  /**
+   * Applies only to builds of these methods, e.g. `cross`: configure cannot run the test programs it
+   * compiles for another arch, so a rule answers them.
+   */
+  buildMethods: z.array(z.enum(BUILD_METHODS)).min(1).optional(),
   /**
    * Scripts run in the component's stage after its build script, in order, each with its
    * arguments (e.g. trimming a platform library before the layer ships it).
@@ -106,6 +124,8 @@ export const smokeCheckSchema = z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*(\/[A-Za-z0-9][A-Za-z0-9._+-]*)*$/, 'must be a path inside the recipe directory, e.g. checks/tls.php')
       .optional(),
+    /** Versions of the check's own recipe it applies to (a semver range); every version when absent. */
+    when: semverRange.optional(),
     command,
     expect: z.string().refine((r) => {
       try {
@@ -122,11 +142,46 @@ export const smokeCheckSchema = z
     if (!check.script && named) ctx.addIssue({ code: 'custom', path: ['command'], message: `${SCRIPT_PLACEHOLDER} needs a 'script' to stand for` });
   });
 
+/** A key of an extension's ini file: what PHP settings are named like (`apc.enable_cli`). */
+const iniKey = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]*$/, 'must be a PHP ini setting name, e.g. apc.enable_cli');
+
+/**
+ * What makes an `extension` recipe (`recipes/php-ext-<name>.json`) an extension of an interpreter:
+ * built against the exact interpreter of the target with that interpreter's own tools (phpize,
+ * php-config), installed in its extension directory and enabled by an ini file in its scan dir.
+ */
+export const extensionSchema = z.strictObject({
+  /** The interpreter recipe it extends (`php`). */
+  for: name,
+  /** The name the interpreter lists it under (`php -m`) and its shared object's base name (`redis` → redis.so). */
+  module: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lowercase letters, digits and underscores, e.g. pdo_pgsql'),
+  /** Loaded with zend_extension= instead of extension= (opcache, xdebug). */
+  zend: z.boolean().optional(),
+  /** Settings written after the extension= line of its ini file, in this order. */
+  ini: z.array(z.tuple([iniKey, z.string()])).optional(),
+  /**
+   * Other extensions it can use when they are in the same build (phpredis with igbinary): each is a
+   * named rule whose arguments are added to this extension's configure call, and the other
+   * extension is built and loaded first.
+   */
+  uses: z
+    .array(
+      z.strictObject({
+        name: ruleName,
+        /** The other extension's recipe name (`php-ext-igbinary`). */
+        extension: name,
+        reason: z.string().min(10),
+        args: z.array(z.string()),
+      }),
+    )
+    .optional(),
+});
+
 export const recipeSchema = z
   .strictObject({
     $schema: z.string().optional(),
     name,
-    kind: z.enum(['interpreter', 'library']),
+    kind: z.enum(['interpreter', 'library', 'extension']),
     description: z.string(),
     /** SPDX licence id (or expression) of what the recipe builds; published as a layer's LicenseInfo. */
     license: z.string().min(1).max(512).optional(),
@@ -148,7 +203,8 @@ export const recipeSchema = z
     }),
     smoke: z
       .strictObject({
-        version: z.strictObject({ command, expect: z.string().includes('{version}') }),
+        /** Required for interpreters; an extension is checked by its module name and its checks. */
+        version: z.strictObject({ command, expect: z.string().includes('{version}') }).optional(),
         modules: z.strictObject({ command }).optional(),
         /** Behaviour checks: each command's output must match `expect` (a regular expression). */
         checks: z.array(smokeCheckSchema).optional(),
@@ -157,13 +213,43 @@ export const recipeSchema = z
     runtime: z.string().optional(),
     profiles: z.record(z.string(), profileSchema).optional(),
     rules: z.array(ruleSchema).optional(),
+    /**
+     * Interpreters that take extensions: where their ini files go, relative to the layer's root (a
+     * directory of the interpreter's ini scan path, e.g. etc/php/conf.d).
+     */
+    extensionIniDir: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, 'must be a relative path, e.g. etc/php/conf.d').optional(),
+    /** Only for `extension` recipes. */
+    extension: extensionSchema.optional(),
     versions: z
-      .array(z.strictObject({ version: z.string().min(1), sources: z.array(sourceSchema).min(1) }))
+      .array(
+        z.strictObject({
+          version: z.string().min(1),
+          /** Extensions: the versions of the interpreter this release builds and works with (a semver range). */
+          supports: semverRange.optional(),
+          sources: z.array(sourceSchema).min(1),
+        }),
+      )
       .min(1),
   })
   .superRefine((recipe, ctx) => {
+    if (recipe.kind === 'extension') {
+      if (!recipe.extension) ctx.addIssue({ code: 'custom', path: ['extension'], message: 'an extension recipe needs an extension section (for, module)' });
+      recipe.versions.forEach((v, i) => {
+        if (!v.supports) ctx.addIssue({ code: 'custom', path: ['versions', i, 'supports'], message: 'an extension version must say which interpreter versions it supports, e.g. >=7.4.0 <8.5.0' });
+      });
+      for (const field of ['profiles', 'dependencies', 'runtime'] as const) {
+        if (recipe[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `an extension takes the ${field} of the interpreter it is built into` });
+      }
+      if (recipe.smoke?.version || recipe.smoke?.modules) ctx.addIssue({ code: 'custom', path: ['smoke'], message: 'an extension is checked by its module name and smoke.checks only' });
+    } else {
+      if (recipe.extension) ctx.addIssue({ code: 'custom', path: ['extension'], message: `only an extension recipe has an extension section (this is a ${recipe.kind})` });
+      recipe.versions.forEach((v, i) => {
+        if (v.supports) ctx.addIssue({ code: 'custom', path: ['versions', i, 'supports'], message: `only extension versions say which interpreter versions they support (this is a ${recipe.kind})` });
+      });
+    }
     if (recipe.kind === 'interpreter') {
       if (!recipe.smoke) ctx.addIssue({ code: 'custom', path: ['smoke'], message: 'an interpreter needs a smoke test' });
+      else if (!recipe.smoke.version) ctx.addIssue({ code: 'custom', path: ['smoke', 'version'], message: 'an interpreter needs a version check' });
       if (!recipe.profiles || !recipe.profiles[DEFAULT_PROFILE])
         ctx.addIssue({ code: 'custom', path: ['profiles'], message: `an interpreter needs at least a '${DEFAULT_PROFILE}' profile` });
     }
@@ -191,9 +277,18 @@ export type Profile = z.infer<typeof profileSchema>;
 export type Recipe = z.infer<typeof recipeSchema>;
 export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
 export type RecipeVersion = Recipe['versions'][number];
+export type ExtensionSection = z.infer<typeof extensionSchema>;
+
+/** `--ext redis` names the recipe `php-ext-redis`: an extension's recipe name from its interpreter and short name. */
+export function extensionRecipeName(interpreter: string, short: string): string {
+  return `${interpreter}-ext-${short}`;
+}
 
 const archSchema = z.enum(['x86_64', 'arm64']);
 const ciScript = z.string().regex(/^\.ci\/[a-z0-9-]+\.sh$/, 'must name a script under .ci/, e.g. .ci/make-glibc-image.sh');
+const foreignImageScript = z
+  .string()
+  .regex(/^\.ci\/[a-z0-9-]+\.sh( [a-z0-9.-]+)*$/, 'must be a script under .ci/ and its arguments, e.g. .ci/make-arm64-images.sh bookworm');
 
 /**
  * How a package manager's platforms cross-compile for another architecture at native speed (Debian:
@@ -242,7 +337,9 @@ export const platformSchema = z.strictObject({
         buildImage: z.string().min(1),
         runtimeImage: z.string().min(1),
         /** The command that creates them: a script under .ci/ and its arguments. */
-        makeImages: z.string().regex(/^\.ci\/[a-z0-9-]+\.sh( [a-z0-9.-]+)*$/, 'must be a script under .ci/ and its arguments, e.g. .ci/make-arm64-images.sh bookworm').optional(),
+        makeImages: foreignImageScript.optional(),
+        /** The command that creates `buildImage` when `makeImages` makes only `runtimeImage`. */
+        makeBuildImage: foreignImageScript.optional(),
       }),
     )
     .optional(),

@@ -80,6 +80,7 @@ describe('php@8.2.32 standard on al2023-portable', () => {
       'one-openssl',
       'tls-handshake',
       'ini-scan-dir-in-task-root',
+      'opcache-jit-available-but-off',
       'intl-with-trimmed-icu-data',
     ]);
     expect(m.recipe.rules).toContain('icu-data-without-charset-tables');

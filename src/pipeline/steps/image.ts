@@ -47,7 +47,7 @@ export const fetchSources: Step<'fetch-sources'> = {
       return { value: { imageCurrent: true, fetched: [] }, summary: 'image up to date; sources not needed' };
     }
     const urls = new Map(prepared.plan.sources.map((s) => [s.sha256, s.urls]));
-    const specs = [...prepared.spec.dependencies, prepared.spec.interpreter].flatMap((c) => c.sources);
+    const specs = [...prepared.spec.dependencies, prepared.spec.interpreter, ...prepared.spec.extensions].flatMap((c) => c.sources);
     const fetched = await ensureSources(specs, {
       cacheDir: env.cacheDir,
       mirrors: env.mirrors,

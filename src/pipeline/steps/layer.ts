@@ -29,7 +29,12 @@ export const assemble: Step<'assemble'> = {
     const portable = spec.platform.libraryPolicy === 'glibc-only';
     if (portable) {
       lines.push(...formatPolicyViolations(checkGlibcOnlyPolicy(layer, { arch: spec.arch, glibc: spec.platform.glibc }), context));
-      const forbidden = portableForbiddenPaths({ triplet: multiarchTriplet(spec.arch), buildRoot: '/usr/src/lrb' });
+      const { method } = ctx.prepared;
+      const forbidden = portableForbiddenPaths({
+        triplet: multiarchTriplet(spec.arch),
+        ...(method.method === 'cross' ? { buildTriplet: multiarchTriplet(method.engineArch) } : {}),
+        buildRoot: '/usr/src/lrb',
+      });
       lines.push(...scanForbiddenPaths(layer, forbidden).map(formatForbiddenPathHit));
     }
     if (lines.length) throw new Error(`ELF checks failed:\n  ${lines.join('\n  ')}`);

@@ -35,6 +35,7 @@ export function resultFromManifest(
     unzippedBytes: manifest.unzippedBytes,
     zippedBytes: manifest.zip.bytes,
     smoke: manifest.smoke,
+    extensions: (manifest.extensions ?? []).map((e) => `${e.name} ${e.version}`),
     fromPackages: fromPackages(manifest),
     ...run,
   };
@@ -67,6 +68,20 @@ export function makeManifest(ctx: Pick<StepContext, 'prepared' | 'output'>, dura
       rules: spec.interpreter.rules.map((r) => r.name),
     },
     dependencies: spec.dependencies.map((d) => ({ name: d.name, version: d.version, rule: d.pairing.name, overridden: d.pairing.overridden, sources: d.sources.map(src) })),
+    ...(spec.extensions.length
+      ? {
+          extensions: spec.extensions.map((e) => ({
+            name: e.short,
+            recipe: e.name,
+            version: e.version,
+            module: e.module,
+            ...(e.recipe.license ? { license: e.recipe.license } : {}),
+            ini: e.ini,
+            rules: e.rules.map((r) => r.name),
+            sources: e.sources.map(src),
+          })),
+        }
+      : {}),
     libraries: {
       builtFromSource: spec.dependencies.map((d) => ({ name: d.name, version: d.version })),
       bundled: libs.bundle.bundle.map((b) => {

@@ -5,6 +5,8 @@ import { LAMBDA_ENV, PREFIX } from '../../lambda.js';
 import { packTar } from '../../layer/tar.js';
 import { SCRIPT_PLACEHOLDER, type SmokeCheck } from '../../recipes/schema.js';
 import type { SmokeResult } from '../manifest.js';
+import type { BuildSpec } from '../../recipes/resolve.js';
+import { satisfies } from '../../recipes/versions.js';
 import type { Step, StepContext } from '../step-types.js';
 import { KEEP_ALIVE } from './libraries.js';
 
@@ -30,7 +32,7 @@ async function exec(c: Container, command: string[], env: Env): Promise<ExecResu
 
 async function checkVersion(ctx: StepContext, c: Container, env: Env): Promise<SmokeResult> {
   const { spec } = ctx.prepared;
-  const smoke = spec.interpreter.recipe.smoke!;
+  const smoke = { version: spec.interpreter.recipe.smoke!.version! };
   const v = await exec(c, smoke.version.command, env);
   ctx.log(`$ ${smoke.version.command.join(' ')}\n${v.printed}`);
   const expect = smoke.version.expect.replaceAll('{version}', spec.interpreter.version);
@@ -54,17 +56,31 @@ async function checkModules(ctx: StepContext, c: Container, env: Env): Promise<s
     .map((l) => l.toLowerCase());
   const profile = spec.interpreter.profileSpec;
   const absent = profile.mustLoad.filter((x) => !modules.includes(x.toLowerCase()));
-  const unwanted = profile.mustNotLoad.filter((x) => modules.includes(x.toLowerCase()));
+  // An extension built in (--ext) must load, whatever the profile says.
+  const built = spec.extensions.map((e) => e.module);
+  const unwanted = profile.mustNotLoad.filter((x) => modules.includes(x.toLowerCase()) && !built.includes(x.toLowerCase()));
   if (absent.length) throw new Error(`profile ${spec.interpreter.profile} needs modules that do not load: ${absent.join(', ')} (loaded: ${modules.join(', ')})`);
+  const missing = spec.extensions.filter((e) => !modules.includes(e.module));
+  if (missing.length) {
+    throw new Error(
+      `extensions built into the layer do not load: ${missing.map((e) => `${e.short} (module ${e.module}, ${e.ini.path})`).join(', ')} (loaded: ${modules.join(', ')})`,
+    );
+  }
   if (unwanted.length) throw new Error(`profile ${spec.interpreter.profile} says these must not load by default, but they do: ${unwanted.join(', ')}`);
   return modules;
+}
+
+/** The interpreter's checks, then each extension's, with the version of the recipe a check's `when` refers to. */
+export function checksToRun(spec: BuildSpec): { check: SmokeCheck; version: string }[] {
+  return [spec.interpreter, ...spec.extensions].flatMap((c) => (c.recipe.smoke?.checks ?? []).map((check) => ({ check, version: c.version })));
 }
 
 async function behaviourChecks(ctx: StepContext, c: Container, env: Env): Promise<{ name: string; output: string }[]> {
   const { spec } = ctx.prepared;
   const passed: { name: string; output: string }[] = [];
-  for (const check of spec.interpreter.recipe.smoke!.checks ?? []) {
+  for (const { check, version } of checksToRun(spec)) {
     if (check.profiles && !check.profiles.includes(spec.interpreter.profile)) continue;
+    if (check.when && !satisfies(version, check.when)) continue;
     if (ctx.signal.aborted) break;
     const command = checkCommand(check);
     const r = await exec(c, command, env);

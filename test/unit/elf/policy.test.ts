@@ -192,12 +192,34 @@ describe('scanForbiddenPaths', () => {
   const forbidden = portableForbiddenPaths({ triplet: multiarchTriplet('x86_64'), buildRoot: '/usr/src/lrb' });
 
   it('the portable list: the multiarch library dirs, /etc/ssl and the build directory', () => {
-    expect(forbidden).toEqual(['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/etc/ssl', '/usr/src/lrb']);
+    expect(forbidden).toEqual(['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/x86_64-linux-gnu', '/etc/ssl', '/usr/src/lrb']);
     expect(portableForbiddenPaths({ triplet: multiarchTriplet('arm64'), buildRoot: '/usr/src/lrb/' })).toEqual([
       '/usr/lib/aarch64-linux-gnu',
       '/lib/aarch64-linux-gnu',
+      '/usr/aarch64-linux-gnu',
       '/etc/ssl',
       '/usr/src/lrb',
+    ]);
+  });
+
+  it('a cross build also forbids the build machine\'s library dirs; the target\'s cross sysroot is caught', () => {
+    const cross = portableForbiddenPaths({ triplet: multiarchTriplet('arm64'), buildTriplet: multiarchTriplet('x86_64'), buildRoot: '/usr/src/lrb' });
+    expect(cross).toEqual([
+      '/usr/lib/aarch64-linux-gnu',
+      '/lib/aarch64-linux-gnu',
+      '/usr/aarch64-linux-gnu',
+      '/usr/lib/x86_64-linux-gnu',
+      '/lib/x86_64-linux-gnu',
+      '/usr/x86_64-linux-gnu',
+      '/etc/ssl',
+      '/usr/src/lrb',
+    ]);
+    const layer: LayerEntry[] = [
+      file('bin/php', exe(['libc.so.6'], { runpath: '/opt/lib:/usr/aarch64-linux-gnu/lib', strings: ['/usr/lib/x86_64-linux-gnu/pkgconfig'] })),
+    ];
+    expect(scanForbiddenPaths(layer, cross)).toEqual([
+      { path: 'bin/php', where: 'runpath', value: '/opt/lib:/usr/aarch64-linux-gnu/lib', forbidden: '/usr/aarch64-linux-gnu' },
+      { path: 'bin/php', where: 'string', value: '/usr/lib/x86_64-linux-gnu/pkgconfig', forbidden: '/usr/lib/x86_64-linux-gnu' },
     ]);
   });
 

@@ -70,6 +70,11 @@ describe('Lambda image rendering', () => {
   it('tag, labels and context entries', () => {
     const m = manifest('al2023', 'arm64');
     expect(imageTag(m)).toBe('php-8.2.32-al2023-arm64');
+    // Extensions built in: a tag of its own, never the plain layer's.
+    const withExt = { ...m, extensions: [{ name: 'redis' }, { name: 'apcu' }] };
+    expect(imageTag(withExt)).toBe('php-8.2.32.apcu.redis-al2023-arm64');
+    expect(imageLabels(withExt)['io.lambda-runtime-builder.layer.extensions']).toBe('redis,apcu');
+    expect(imageLabels(m)).not.toHaveProperty('io.lambda-runtime-builder.layer.extensions');
     expect(imageLabels(m)).toMatchObject({
       'org.opencontainers.image.licenses': 'PHP-3.01',
       'io.lambda-runtime-builder.layer.lambda-runtime': 'provided.al2023',

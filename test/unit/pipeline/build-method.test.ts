@@ -25,6 +25,8 @@ describe('chooseBuildMethod: engine arch × target arch × platform family × --
     ['debian-bookworm', 'arm64', 'x86_64', false, 'cross'],
     ['debian-bookworm', 'arm64', 'amd64', false, 'cross'],
     ['debian-bullseye', 'arm64', 'x86_64', false, 'cross'],
+    ['al2023-portable', 'arm64', 'x86_64', false, 'cross'],
+    ['al2023-portable', 'arm64', 'x86_64', true, 'emulated'],
     ['debian-bookworm', 'arm64', 'x86_64', true, 'emulated'],
     ['al2023', 'arm64', 'x86_64', false, 'emulated'],
     ['al2023', 'arm64', 'x86_64', true, 'emulated'],
@@ -63,7 +65,7 @@ describe('chooseBuildMethod: engine arch × target arch × platform family × --
       setup: ['dpkg --add-architecture arm64'],
       toolchain: ['crossbuild-essential-arm64'],
       packageSuffix: ':arm64',
-      hostPackages: ['toolchain', 'perl', 'icu-tools'],
+      hostPackages: ['toolchain', 'perl', 'icu-tools', 'autoconf'],
       libraryDirs: ['/usr/lib/aarch64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/aarch64-linux-gnu/lib'],
     });
   });
@@ -74,6 +76,25 @@ describe('chooseBuildMethod: engine arch × target arch × platform family × --
     expect(m.buildPlatform).toBeUndefined();
     expect(m.cross).toBeUndefined();
     expect(m.warnings).toEqual(['arm64 is built under emulation (QEMU) on this x86_64 engine: expect it to take several times as long as a native build']);
+  });
+
+  it('al2023-portable arm64: cross in Debian 11, proven in the arm64 glibc-only image; emulated in the arm64 Debian 11 image, each with the script that makes it', () => {
+    const cross = choose('al2023-portable', 'arm64', 'x86_64');
+    expect(cross).toMatchObject({
+      buildImage: 'debian:bullseye',
+      runtimeImage: 'lambda-runtime-builder/glibc-only:bullseye-arm64',
+      makeImages: '.ci/make-glibc-image.sh bullseye arm64',
+    });
+    expect(cross.cross?.host).toBe('aarch64-linux-gnu');
+    expect(cross.makeBuildImage).toBeUndefined();
+    const emulated = choose('al2023-portable', 'arm64', 'x86_64', true);
+    expect(emulated).toMatchObject({
+      buildImage: 'lambda-runtime-builder/debian-arm64:bullseye',
+      runtimeImage: 'lambda-runtime-builder/glibc-only:bullseye-arm64',
+      makeImages: '.ci/make-glibc-image.sh bullseye arm64',
+      makeBuildImage: '.ci/make-arm64-images.sh bullseye',
+    });
+    expect(emulated.buildPlatform).toBeUndefined();
   });
 
   it('emulated Amazon Linux: the registry image for linux/arm64, the arm64 Lambda base image, and why it is not cross-compiled', () => {

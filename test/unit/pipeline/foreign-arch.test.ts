@@ -74,4 +74,13 @@ describe('checkForeignImages', () => {
     const err = await checkForeignImages(engineWith([]), [emulated]).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/needs the arm64 image lambda-runtime-builder\/debian-arm64:bookworm, which is not in the Docker engine: create it with `bash \.ci\/make-arm64-images\.sh bookworm`$/);
   });
+
+  it('each missing image names its own script: the build image and the glibc-only runtime image of al2023-portable', async () => {
+    const emulated = await prepare('php@7.4', 'al2023-portable', { emulate: true });
+    const noBuild = await checkForeignImages(engineWith(['lambda-runtime-builder/glibc-only:bullseye-arm64']), [emulated]).catch((e: unknown) => e);
+    expect((noBuild as Error).message).toMatch(/needs the arm64 image lambda-runtime-builder\/debian-arm64:bullseye, which is not in the Docker engine: create it with `bash \.ci\/make-arm64-images\.sh bullseye`$/);
+    const cross = await prepare('php@7.4', 'al2023-portable');
+    const noRuntime = await checkForeignImages(engineWith([]), [cross]).catch((e: unknown) => e);
+    expect((noRuntime as Error).message).toMatch(/needs the arm64 image lambda-runtime-builder\/glibc-only:bullseye-arm64, which is not in the Docker engine: create it with `bash \.ci\/make-glibc-image\.sh bullseye arm64`$/);
+  });
 });

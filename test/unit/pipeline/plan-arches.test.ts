@@ -25,7 +25,12 @@ describe('planning several arches and the engine arch', () => {
     ]);
     const all = await planRuntimes({ ...base(), arch: 'all', engineArch: 'x86_64' });
     expect(all.map((p) => p.plan.arch)).toEqual(['x86_64', 'arm64']);
-    await expect(planRuntimes({ ...base(), platform: 'al2023-portable', arch: 'all', engineArch: 'x86_64' })).resolves.toHaveLength(1);
+    const portable = await planRuntimes({ ...base(), platform: 'al2023-portable', arch: 'all', engineArch: 'x86_64' });
+    expect(portable.map((p) => [p.plan.arch, p.plan.buildMethod.method])).toEqual([
+      ['x86_64', 'native'],
+      ['arm64', 'cross'],
+    ]);
+    await expect(planRuntimes({ ...base(), platform: 'amzn-2017.03', arch: 'all', engineArch: 'x86_64' })).resolves.toHaveLength(1);
   });
 
   it('the plan, its dry-run text, tag and hashes carry arch and method', async () => {

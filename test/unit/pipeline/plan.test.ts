@@ -113,6 +113,7 @@ describe('makePlan: php@7.4 on debian-bookworm', () => {
       { component: 'openssl', name: 'no-tests-from-1.1', reason: expect.any(String) },
       { component: 'php', name: 'json-extension-before-php-8', reason: expect.any(String) },
       { component: 'php', name: 'pkg-config-from-php-7.4', reason: expect.any(String) },
+      { component: 'php', name: 'opcache-shared-before-php-8.5', reason: expect.any(String) },
     ]);
   });
 
@@ -204,13 +205,13 @@ describe('makePlan: php@7.4 on debian-bookworm', () => {
   });
 
   it('prepare reads the real scripts and runtime files', () => {
-    expect(Object.keys(p.scriptPaths).sort()).toEqual(['build-autotools.sh', 'build-openssl.sh', 'common.sh', 'finalize.sh']);
+    expect(Object.keys(p.scriptPaths).sort()).toEqual(['build-autotools.sh', 'build-openssl.sh', 'common.sh', 'finalize.sh', 'write-ini.sh']);
     expect(p.runtimeEntries.some((e) => e.path === 'bootstrap' && e.type === 'file' && e.mode === 0o755)).toBe(true);
     // The runtime is versioned with the tool (its User-Agent names this version).
     const version = p.runtimeEntries.find((e) => e.path === 'runtime/VERSION');
     expect(version?.type === 'file' && version.data.toString()).toBe(`${TOOL_VERSION}\n`);
     // The files smoke checks run, read from beside the recipe with their directory.
-    expect(p.checkScripts.map((e) => `${e.type} ${e.path}`)).toEqual(['directory checks', 'file checks/php-tls-handshake.php']);
+    expect(p.checkScripts.map((e) => `${e.type} ${e.path}`)).toEqual(['directory checks', 'file checks/php-tls-handshake.php', 'file checks/php-opcache.php']);
     const script = p.checkScripts.find((e) => e.type === 'file');
     expect(script?.type === 'file' && script.data.toString()).toMatch(/^<\?php/);
     expect(p.plan.imageHash).toMatch(/^[0-9a-f]{64}$/);

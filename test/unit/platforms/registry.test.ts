@@ -61,7 +61,7 @@ describe('PlatformRegistry', () => {
       for (const r of recipe.rules ?? []) (r.packages ?? []).forEach((p) => used.add(p));
       for (const p of Object.values(recipe.profiles ?? {})) p.packages.forEach((x) => used.add(x));
     }
-    expect([...used].sort()).toEqual(['icu', 'icu-tools', 'libxml2', 'oniguruma', 'perl', 'sqlite3', 'zlib']);
+    expect([...used].sort()).toEqual(['autoconf', 'icu', 'icu-tools', 'libxml2', 'oniguruma', 'perl', 'sqlite3', 'zlib']);
     for (const p of platforms.list()) {
       expect(() => platformPackages(p, [...used], 'test'), p.name).not.toThrow();
     }
@@ -78,13 +78,20 @@ describe('PlatformRegistry', () => {
     expect(p.lambdaRuntime).toBe(al2023.lambdaRuntime);
     expect(p.libraryPolicy).toBe('glibc-only');
     expect(p.runtimeImage).toBe('lambda-runtime-builder/glibc-only:bullseye-x86_64');
-    expect(p.arches).toEqual(['x86_64']);
+    expect(p.arches).toEqual(['x86_64', 'arm64']);
+    // arm64 from an x86_64 engine: cross-built in the same Debian 11, proven in the arm64 glibc-only image.
+    expect(p.foreignArch?.arm64).toEqual({
+      buildImage: 'lambda-runtime-builder/debian-arm64:bullseye',
+      runtimeImage: 'lambda-runtime-builder/glibc-only:bullseye-arm64',
+      makeImages: '.ci/make-glibc-image.sh bullseye arm64',
+      makeBuildImage: '.ci/make-arm64-images.sh bullseye',
+    });
     expect(p.lifecycle).toBeUndefined();
     // The script that makes the runtime image is in the repository and tags exactly that image.
     const script = readFileSync(path.join(PACKAGE_ROOT, p.makeRuntimeImage!), 'utf8');
     expect(script).toContain('tag="lambda-runtime-builder/glibc-only:$suite-$arch"');
-    expect(script).toContain('suite=${LRB_GLIBC_SUITE:-bullseye}');
-    expect(script).toContain('arch=${LRB_GLIBC_ARCH:-x86_64}');
+    expect(script).toContain('suite=${1:-${LRB_GLIBC_SUITE:-bullseye}}');
+    expect(script).toContain('arch=${2:-${LRB_GLIBC_ARCH:-x86_64}}');
     // Its glibc lives in the multiarch dir (Debian 11 is not merged-/usr) and the loader in /lib64.
     expect(libraryDirs(p, 'x86_64')).toEqual(['/lib/x86_64-linux-gnu', '/lib64']);
     // Only the portable platform has a library policy.

@@ -27,8 +27,8 @@ const PHP_BASE_ARGS = [
 ];
 
 describe('the catalog', () => {
-  it('loads the five built-in recipes', () => {
-    expect(catalog.recipes.list().map((l) => l.recipe.name)).toEqual(['curl', 'lua', 'openssl', 'php', 'zlib']);
+  it('loads the built-in recipes: five, and three extensions of php', () => {
+    expect(catalog.recipes.list().map((l) => l.recipe.name)).toEqual(['curl', 'lua', 'openssl', 'php', 'php-ext-apcu', 'php-ext-igbinary', 'php-ext-redis', 'zlib']);
     expect(catalog.recipes.versionsOf('php')).toEqual([
       '7.3.0', '7.3.33', '7.4.33', '8.0.30', '8.1.34', '8.2.32', '8.2.33', '8.3.33', '8.4.24', '8.5.9',
     ]);
@@ -103,7 +103,7 @@ describe('resolveBuild: interpreter versions', () => {
 
   it('unknown recipe → error naming the known ones', () => {
     expect(() => resolve('python@3.12')).toThrow(UserError);
-    expect(() => resolve('python@3.12')).toThrow(/unknown recipe 'python': known recipes are curl, lua, openssl, php, zlib/);
+    expect(() => resolve('python@3.12')).toThrow(/unknown recipe 'python': known recipes are curl, lua, openssl, php, php-ext-apcu, php-ext-igbinary, php-ext-redis, zlib/);
   });
 
   it('a library as target → error pointing at --with and naming its users', () => {
@@ -237,13 +237,14 @@ describe('resolveBuild: profiles and per-version rules', () => {
     const al2023 = catalog.platforms.get('al2023');
     const minimal = resolve('php@7.3', { platform: al2023 });
     expect(minimal.interpreter.version).toBe('7.3.33');
-    expect(minimal.interpreter.args).toEqual([...PHP_BASE_ARGS, '--enable-json', '--with-openssl=/opt', '--with-curl=/opt', '--with-zlib']);
+    expect(minimal.interpreter.args).toEqual([...PHP_BASE_ARGS, '--enable-json', '--with-openssl=/opt', '--with-curl=/opt', '--with-zlib', '--enable-opcache']);
     expect(minimal.dependencies.map((d) => `${d.name}@${d.version}`)).toEqual(['openssl@1.1.1w', 'curl@7.88.1']);
     for (const v of ['7.3.0', '7.3.33']) {
       const standard = resolve(`php@${v}`, { platform: al2023, profile: 'standard' });
       expect(ruleNames(standard), v).toEqual([
         'json-extension-before-php-8',
         'prefix-arguments-before-php-7.4',
+        'opcache-shared-before-php-8.5',
         'libxml-switch-renamed-in-7.4',
         'icu-data-without-charset-tables',
       ]);
@@ -283,22 +284,23 @@ describe('resolveBuild: profiles and per-version rules', () => {
       '--with-openssl=/opt',
       '--with-curl=/opt',
       '--with-zlib',
+      '--enable-opcache',
     ]);
     expect(spec.interpreter.packages).toEqual(['zlib']);
-    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'prefix-arguments-before-php-7.4']);
+    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'prefix-arguments-before-php-7.4', 'opcache-shared-before-php-8.5']);
   });
 
   it('php 7.4 minimal: --enable-json and pkg-config arguments', () => {
     const spec = resolve('php@7.4');
-    expect(spec.interpreter.args).toEqual([...PHP_BASE_ARGS, '--enable-json', '--with-openssl', '--with-curl', '--with-zlib']);
-    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'pkg-config-from-php-7.4']);
+    expect(spec.interpreter.args).toEqual([...PHP_BASE_ARGS, '--enable-json', '--with-openssl', '--with-curl', '--with-zlib', '--enable-opcache']);
+    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'pkg-config-from-php-7.4', 'opcache-shared-before-php-8.5']);
   });
 
   it('php 8.0 minimal: no --enable-json any more', () => {
     const spec = resolve('php@8.0');
-    expect(spec.interpreter.args).toEqual([...PHP_BASE_ARGS, '--with-openssl', '--with-curl', '--with-zlib']);
+    expect(spec.interpreter.args).toEqual([...PHP_BASE_ARGS, '--with-openssl', '--with-curl', '--with-zlib', '--enable-opcache']);
     expect(spec.interpreter.args).not.toContain('--enable-json');
-    expect(ruleNames(spec)).toEqual(['pkg-config-from-php-7.4']);
+    expect(ruleNames(spec)).toEqual(['pkg-config-from-php-7.4', 'opcache-shared-before-php-8.5']);
   });
 
   it('standard adds its args after the rules, and its packages', () => {
@@ -311,6 +313,7 @@ describe('resolveBuild: profiles and per-version rules', () => {
       '--with-openssl',
       '--with-curl',
       '--with-zlib',
+      '--enable-opcache',
       '--with-libxml',
       ...profile.args,
     ]);
@@ -318,20 +321,24 @@ describe('resolveBuild: profiles and per-version rules', () => {
     expect(spec.interpreter.packages).toEqual(['zlib', 'oniguruma', 'icu-tools', 'libxml2', 'sqlite3', 'icu']);
     expect(ruleNames(spec)).toEqual([
       'pkg-config-from-php-7.4',
+      'opcache-shared-before-php-8.5',
       'libxml-with-from-7.4',
       'mbstring-needs-oniguruma-from-7.4',
       'icu-data-without-charset-tables',
     ]);
     expect(spec.interpreter.postBuild).toEqual([
+      { rule: 'opcache-shared-before-php-8.5', script: 'write-ini.sh', args: ['etc/php/conf.d/10-opcache.ini', 'zend_extension=opcache'] },
       { rule: 'icu-data-without-charset-tables', script: 'trim-icu-data.sh', args: ['*.cnv'] },
     ]);
   });
 
   it('post-build steps come only from rules that apply (profile and version), in rule order', () => {
-    expect(resolve('php@8.2').interpreter.postBuild).toEqual([]);
+    expect(resolve('php@8.2').interpreter.postBuild.map((s) => s.rule)).toEqual(['opcache-shared-before-php-8.5']);
+    expect(resolve('php@8.5').interpreter.postBuild).toEqual([]);
     const versions = catalog.recipes.versionsOf('php');
     for (const v of versions) {
-      expect(resolve(`php@${v}`, { profile: 'standard' }).interpreter.postBuild.map((s) => s.script), v).toEqual(['trim-icu-data.sh']);
+      const opcache = v.startsWith('8.5') ? [] : ['write-ini.sh'];
+      expect(resolve(`php@${v}`, { profile: 'standard' }).interpreter.postBuild.map((s) => s.script), v).toEqual([...opcache, 'trim-icu-data.sh']);
     }
     const spec = resolve('php@8.2', { profile: 'standard' });
     for (const dep of spec.dependencies) expect(dep.postBuild, dep.name).toEqual([]);
@@ -345,6 +352,7 @@ describe('resolveBuild: profiles and per-version rules', () => {
     expect(ruleNames(spec)).toEqual([
       'json-extension-before-php-8',
       'prefix-arguments-before-php-7.4',
+      'opcache-shared-before-php-8.5',
       'libxml-switch-renamed-in-7.4',
       'icu-data-without-charset-tables',
     ]);
@@ -438,6 +446,22 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     expect(resolve('php@7.4', { platform: catalog.platforms.get('debian-bullseye') }).interpreter.rules.map((r) => r.name)).not.toContain(
       'bundled-crypt-without-libcrypt-before-php-8',
     );
+  });
+
+  it('a cross build gets the configure answers a native glibc build finds (rule cross-configure-answers-for-glibc-linux); native and emulated builds do not', () => {
+    const answers = ['ac_cv_func_fnmatch_works=yes', 'php_cv_sizeof_intmax_t=8', 'ac_cv_func_getaddrinfo=yes', 'ac_cv_write_stdout=yes', 'ac_cv_copy_file_range=yes'];
+    for (const target of ['php@7.4', 'php@8.2.32']) {
+      const cross = resolve(target, { ...portable(), arch: 'arm64', buildMethod: 'cross' });
+      expect(cross.interpreter.args).toEqual(expect.arrayContaining(answers));
+      expect(cross.interpreter.rules.map((r) => r.name)).toEqual(expect.arrayContaining(['cross-configure-answers-for-glibc-linux', 'cross-opcache-shared-memory-for-linux']));
+      expect(cross.interpreter.args).toContain('CFLAGS=-g -O2 -DHAVE_SHM_MMAP_ANON=1');
+      for (const buildMethod of ['native', 'emulated'] as const) {
+        const other = resolve(target, { ...portable(), arch: 'arm64', buildMethod });
+        expect(other.interpreter.rules.map((r) => r.name).filter((n) => n.startsWith('cross-'))).toEqual([]);
+        expect(other.interpreter.args.filter((a) => answers.includes(a))).toEqual([]);
+      }
+      expect(resolve(target, portable()).interpreter.args.filter((a) => answers.includes(a))).toEqual([]);
+    }
   });
 
   it('--with zlib@1.3.1 works on the portable platform and is refused elsewhere, saying why', () => {

@@ -98,6 +98,7 @@ describe('packContext', () => {
       'scripts/build-autotools.sh',
       'sources/curl-7.88.1.tar.gz',
       'sources/php-7.4.33.tar.xz',
+      'scripts/write-ini.sh',
       'scripts/finalize.sh',
     ]);
     expect(entries.every((e) => e.type === 'file')).toBe(true);

@@ -247,6 +247,7 @@ describe('Dockerfile structure', () => {
         sourceName: 'php-7.4.33.tar.xz',
         sha256: '924846abf93bc613815c55dd3f5809377813ac62a9ec4eb3778675b82a27b927',
       },
+      { path: 'scripts/write-ini.sh', kind: 'script', script: 'write-ini.sh' },
       { path: 'scripts/finalize.sh', kind: 'script', script: 'finalize.sh' },
     ]);
     // Every COPY in the Dockerfile names a context file, and every context file is copied.
@@ -324,7 +325,7 @@ describe('the portable platform (al2023-portable)', () => {
   it('minimal installs nothing beyond the toolchain; PHP 7.x is told not to link libcrypt', () => {
     const d = render('php@7.4', 'al2023-portable').dockerfile;
     expect(d.match(/apt-get install/g)).toHaveLength(1);
-    expect(stage(d, 'interpreter')).toMatch(/ --with-zlib ac_cv_lib_crypt_crypt=no\n/);
+    expect(stage(d, 'interpreter')).toMatch(/ --with-zlib --enable-opcache ac_cv_lib_crypt_crypt=no\n/);
     expect(render('php@8.2', 'al2023-portable').dockerfile).not.toContain('ac_cv_lib_crypt_crypt');
   });
 

@@ -44,8 +44,11 @@ describe('the layer php.ini (runtime/php/layer/etc/php/php.ini)', () => {
     expect(stderr.match(/PHP Fatal error/g)).toHaveLength(1);
   });
 
-  it('has no opcache settings (opcache is not built)', () => {
-    expect(readFileSync(ini, 'utf8')).not.toMatch(/^\s*opcache\./m);
+  it('turns OPcache on for the long-lived CLI process, with the JIT off', () => {
+    const settings = Object.fromEntries(
+      [...readFileSync(ini, 'utf8').matchAll(/^\s*(opcache\.[a-z_]+)\s*=\s*(\S+)/gm)].map((m) => [m[1], m[2]]),
+    );
+    expect(settings).toMatchObject({ 'opcache.enable_cli': '1', 'opcache.validate_timestamps': '0', 'opcache.jit': 'disable', 'opcache.jit_buffer_size': '0' });
   });
 });
 
