@@ -55,10 +55,15 @@ export async function parseRegistryAuth(value: string, host: string, env: NodeJS
     if (v === undefined || v === '') throw new UserError(`--registry-auth: the environment variable ${name} is not set`);
     text = v.trim();
   } else text = value;
+  const auth = userPassword(text, host);
+  if (!auth) throw new UserError('--registry-auth must give user:password (as @FILE, env:VAR, or the value itself)');
+  return auth;
+}
+
+/** `user:password` (neither part empty) → registry credentials for `host`; undefined otherwise. */
+function userPassword(text: string, host: string): RegistryAuth | undefined {
   const colon = text.indexOf(':');
-  if (colon < 1 || colon === text.length - 1) {
-    throw new UserError('--registry-auth must give user:password (as @FILE, env:VAR, or the value itself)');
-  }
+  if (colon < 1 || colon === text.length - 1) return undefined;
   return { username: text.slice(0, colon), password: text.slice(colon + 1), serveraddress: host };
 }
 
@@ -86,10 +91,9 @@ export function pushAuthSource(repo: string, o: { registryAuth?: string | undefi
 
 /** `AWS:<password>`, base64, as ECR's authorizationToken is → the registry credentials. */
 export function decodeEcrToken(token: string, host: string): RegistryAuth {
-  const decoded = Buffer.from(token, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 1 || colon === decoded.length - 1) throw new UserError('ECR gave an authorization token that is not base64 of user:password');
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), serveraddress: host };
+  const auth = userPassword(Buffer.from(token, 'base64').toString('utf8'), host);
+  if (!auth) throw new UserError('ECR gave an authorization token that is not base64 of user:password');
+  return auth;
 }
 
 /** ECR's token (GetAuthorizationToken in `region`), as credentials for the registry at `host`. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { lifecycleWarnings } from '../platforms/registry.js';
 import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
-import type { BuildSpec } from '../recipes/resolve.js';
+import { buildComponents, type BuildSpec } from '../recipes/resolve.js';
 import type { RenderedBuild } from '../render/dockerfile.js';
 import { hashInputs } from './hash.js';
 import { DEFAULT_PROFILE } from '../recipes/schema.js';
@@ -149,7 +149,7 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
   const methodFacts = method.method === 'native' ? {} : { buildMethod: method.method, buildPlatform: method.buildPlatform ?? null };
   const images = { build: method.buildImage, runtime: method.runtimeImage };
   const base = artifactBaseName(spec);
-  const components = [...spec.dependencies, interpreter, ...spec.extensions];
+  const components = buildComponents(spec);
   const sources = components.flatMap((c) =>
     c.sources.map((s) => ({ component: `${c.name}@${c.version}`, name: s.name, sha256: s.sha256, urls: opts.urlsFor(s) })),
   );

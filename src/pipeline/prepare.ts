@@ -5,7 +5,7 @@ import type { LayerEntry } from '../layer/entries.js';
 import { PACKAGE_ROOT, paths, TOOL_VERSION } from '../paths.js';
 import { checkArch, PlatformRegistry } from '../platforms/registry.js';
 import { RecipeRegistry } from '../recipes/registry.js';
-import { resolveBuild, type BuildSpec } from '../recipes/resolve.js';
+import { buildComponents, resolveBuild, type BuildSpec } from '../recipes/resolve.js';
 import { renderBuild, type InstallTemplates, type RenderedBuild } from '../render/dockerfile.js';
 import { candidateUrls } from '../sources/index.js';
 import { sha256Hex } from './hash.js';
@@ -111,7 +111,7 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
   const scriptPaths: Record<string, string> = {};
   const scriptDigests: Record<string, string> = {};
   const recipeDirOf = new Map<string, string>(
-    [...spec.dependencies, spec.interpreter, ...spec.extensions].flatMap((c) =>
+    buildComponents(spec).flatMap((c) =>
       [c.recipe.build.script, ...c.postBuild.map((s) => s.script)].map((script) => [script, path.dirname(c.recipeFile)] as const),
     ),
   );

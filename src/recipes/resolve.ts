@@ -1,4 +1,4 @@
-import { DEFAULT_PROFILE, extensionRecipeName } from './schema.js';
+import { DEFAULT_PROFILE, extensionRecipeName, extensionShortName } from './schema.js';
 import { UserError } from '../errors.js';
 import type { Arch, BuildMethod, DependencyRule, Platform, Profile, Recipe, RecipeVersion, SourceSpec } from './schema.js';
 import type { RecipeRegistry } from './registry.js';
@@ -159,11 +159,15 @@ function checkPlatformRules(recipe: Recipe, version: string, platform: Platform,
 
 /** The short names (`redis`) of the extension recipes of an interpreter. */
 export function extensionsOf(registry: RecipeRegistry, interpreter: string): string[] {
-  const prefix = extensionRecipeName(interpreter, '');
   return registry
     .list()
     .filter((l) => l.recipe.kind === 'extension' && l.recipe.extension?.for === interpreter)
-    .map((l) => l.recipe.name.slice(prefix.length));
+    .map((l) => extensionShortName(interpreter, l.recipe.name));
+}
+
+/** Every component a build compiles, in build order: dependencies, the interpreter, its extensions. */
+export function buildComponents(spec: Pick<BuildSpec, 'dependencies' | 'interpreter' | 'extensions'>): ResolvedComponent[] {
+  return [...spec.dependencies, spec.interpreter, ...spec.extensions];
 }
 
 /** Load order of extension ini files: after the interpreter's own (opcache: 10), each user after what it uses. */
@@ -204,7 +208,7 @@ function resolveExtensions(
   for (const [short, req] of [...wanted].sort(([a], [b]) => a.localeCompare(b))) {
     const { recipe, file } = registry.get(extensionRecipeName(interp.name, short));
     const all = [...recipe.versions].sort((a, b) => compareVersions(a.version, b.version));
-    const range = req.request === '*' ? '*' : req.request;
+    const range = req.request;
     const matching = all.filter((v) => v.version === range || satisfies(v.version, range));
     if (matching.length === 0) {
       if (pickVersion([], range) === null) throw new UserError(`--ext ${req.text}: '${req.request}' is neither a version nor a semver range (e.g. 5.1, 5.1.24)`);
@@ -223,7 +227,7 @@ function resolveExtensions(
     const ext = recipe.extension!;
     const uses: string[] = [];
     for (const u of ext.uses ?? []) {
-      const otherShort = u.extension.slice(extensionRecipeName(interp.name, '').length);
+      const otherShort = extensionShortName(interp.name, u.extension);
       if (!wanted.has(otherShort)) continue;
       applied.args.push(...u.args);
       applied.rules.push({ name: u.name, reason: u.reason });
@@ -260,9 +264,8 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
   const { recipe, version, file } = resolveVersion(registry, req);
   if (recipe.kind === 'extension') {
     const ext = recipe.extension!;
-    throw new UserError(
-      `${recipe.name} is an extension of ${ext.for}: build it into a ${ext.for} layer with --ext ${recipe.name.slice(extensionRecipeName(ext.for, '').length)}, e.g. ${ext.for}@VERSION --ext ${recipe.name.slice(extensionRecipeName(ext.for, '').length)}`,
-    );
+    const short = extensionShortName(ext.for, recipe.name);
+    throw new UserError(`${recipe.name} is an extension of ${ext.for}: build it into a ${ext.for} layer with --ext ${short}, e.g. ${ext.for}@VERSION --ext ${short}`);
   }
   if (recipe.kind !== 'interpreter') {
     const users = registry

@@ -41,12 +41,6 @@ export const sourceSchema = z.strictObject({
    * files Debian cannot ship), not the upstream tarball itself: who repacked it, the upstream
    * release it stands for, and why it is used.
    */
-  /**
-   * How the pinned SHA-256 is known to be the official release's when it was pinned from another
-   * copy (e.g. Debian's `.orig` tarball, with the official host unreachable): who else pins the
-   * same SHA-256 for the official URL.
-   */
-  checksumEvidence: z.string().min(10).optional(),
   repack: z
     .strictObject({
       by: z.enum(['debian']),
@@ -54,6 +48,12 @@ export const sourceSchema = z.strictObject({
       reason: z.string().min(10),
     })
     .optional(),
+  /**
+   * How the pinned SHA-256 is known to be the official release's when it was pinned from another
+   * copy (e.g. Debian's `.orig` tarball, with the official host unreachable): who else pins the
+   * same SHA-256 for the official URL.
+   */
+  checksumEvidence: z.string().min(10).optional(),
 });
 
 const ruleName = z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'must be lowercase letters, digits, dots and dashes');
@@ -282,6 +282,11 @@ export type ExtensionSection = z.infer<typeof extensionSchema>;
 /** `--ext redis` names the recipe `php-ext-redis`: an extension's recipe name from its interpreter and short name. */
 export function extensionRecipeName(interpreter: string, short: string): string {
   return `${interpreter}-ext-${short}`;
+}
+
+/** The other way: `php-ext-redis` (an extension of `php`) → `redis`. */
+export function extensionShortName(interpreter: string, recipeName: string): string {
+  return recipeName.slice(extensionRecipeName(interpreter, '').length);
 }
 
 const archSchema = z.enum(['x86_64', 'arm64']);

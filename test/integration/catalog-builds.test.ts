@@ -2,13 +2,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRuntimes, type BuildRuntimeReport } from '../../src/api.js';
-import { withContainer, type DockerodeEngine } from '../../src/docker/engine.js';
-import { LAMBDA_ENV } from '../../src/lambda.js';
-import { packTar } from '../../src/layer/tar.js';
+import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
-import { KEEP_ALIVE } from '../../src/pipeline/steps/libraries.js';
-import { ourContainers, requireEngine, tempDir } from './helpers.js';
+import { ourContainers, requireEngine, runInRuntimeImage, tempDir } from './helpers.js';
 
 // php@8.2 with the standard profile as users deploy it (al2023-portable: built in Debian 11,
 // smoke-tested in the glibc-only image), and a second interpreter (Lua) by recipe alone. Every
@@ -32,20 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await out?.cleanup();
 });
-
-async function runInRuntimeImage(image: string, zip: string, commands: string[][]): Promise<{ stdout: string; exitCode: number }[]> {
-  const entries = await readZipEntries(zip);
-  return withContainer(engine, { image, entrypoint: KEEP_ALIVE, cmd: [] }, async (c) => {
-    await c.putArchive(packTar(entries, { prefix: 'opt' }), '/');
-    await c.start();
-    const results = [];
-    for (const cmd of commands) {
-      const r = await c.exec(cmd, { env: { PATH: LAMBDA_ENV.PATH, LD_LIBRARY_PATH: LAMBDA_ENV.LD_LIBRARY_PATH } });
-      results.push({ stdout: r.stdout + r.stderr, exitCode: r.exitCode });
-    }
-    return results;
-  });
-}
 
 describe('php@8.2.32 standard on al2023-portable', () => {
   it('pairs zlib, OpenSSL 3.5.7 and curl 8.14.1 by rule, and lists every library taken from a Debian package', () => {
@@ -112,7 +95,7 @@ describe('php@8.2.32 standard on al2023-portable', () => {
       "$r[] = bin2hex(mb_convert_encoding('東', 'SJIS', 'UTF-8'));",
       "echo implode('|', $r);",
     ].join(' ');
-    const [off, on] = await runInRuntimeImage(PORTABLE_IMAGE, zip, [
+    const [off, on] = await runInRuntimeImage(engine, PORTABLE_IMAGE, zip, [
       ['/opt/bin/php', '-m'],
       ['/opt/bin/php', '-d', 'extension=intl', '-r', script],
     ]);
@@ -138,7 +121,7 @@ describe('lua@5.4.7, a second interpreter by recipe alone', () => {
   it('is built with the same pipeline and runs code in a clean container', async () => {
     const lua = report.results.find((r) => r.target === 'lua@5.4.7')!;
     expect(path.basename(lua.zip)).toBe('lua-5.4.7-standard-debian-bookworm-x86_64.zip');
-    const [r] = await runInRuntimeImage('debian:bookworm', lua.zip, [['/opt/bin/lua', '-e', 'print(_VERSION, 2^10)']]);
+    const [r] = await runInRuntimeImage(engine, 'debian:bookworm', lua.zip, [['/opt/bin/lua', '-e', 'print(_VERSION, 2^10)']]);
     expect(r!.stdout.trim()).toBe('Lua 5.4\t1024.0');
   });
 });

@@ -4,14 +4,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRuntimes } from '../../src/api.js';
-import { withContainer, type DockerodeEngine } from '../../src/docker/engine.js';
+import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { invokeLayer } from '../../src/invoke/index.js';
-import { LAMBDA_ENV } from '../../src/lambda.js';
-import { packTar } from '../../src/layer/tar.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
-import { KEEP_ALIVE } from '../../src/pipeline/steps/libraries.js';
-import { freePort, ourContainers, requireEngine, tempDir } from './helpers.js';
+import { freePort, ourContainers, requireEngine, runInRuntimeImage, tempDir } from './helpers.js';
 
 // php@8.2.32 minimal on al2023-portable with apcu, igbinary and redis built in (--ext), built once:
 // the build's own smoke test already ran every check of the three recipes and OPcache's in the
@@ -63,20 +60,6 @@ afterAll(async () => {
   await out?.cleanup();
 });
 
-async function runInRuntimeImage(commands: string[][]): Promise<{ stdout: string; exitCode: number }[]> {
-  const entries = await readZipEntries(zip);
-  return withContainer(engine, { image: PORTABLE_IMAGE, entrypoint: KEEP_ALIVE, cmd: [] }, async (c) => {
-    await c.putArchive(packTar(entries, { prefix: 'opt' }), '/');
-    await c.start();
-    const results = [];
-    for (const cmd of commands) {
-      const r = await c.exec(cmd, { env: { PATH: LAMBDA_ENV.PATH, LD_LIBRARY_PATH: LAMBDA_ENV.LD_LIBRARY_PATH } });
-      results.push({ stdout: r.stdout + r.stderr, exitCode: r.exitCode });
-    }
-    return results;
-  });
-}
-
 describe('php@8.2.32 minimal + apcu, igbinary, redis on al2023-portable', () => {
   it('is named after its extensions and its manifest lists them with their sources, rules and ini files', () => {
     expect(path.basename(zip)).toBe('php-8.2.32+apcu+igbinary+redis-al2023-portable-x86_64.zip');
@@ -111,7 +94,7 @@ describe('php@8.2.32 minimal + apcu, igbinary, redis on al2023-portable', () => 
   });
 
   it('loads in the glibc-only image: phpredis has the igbinary serializer, APCu the CLI switch', async () => {
-    const [modules, probe] = await runInRuntimeImage([
+    const [modules, probe] = await runInRuntimeImage(engine, PORTABLE_IMAGE, zip, [
       ['/opt/bin/php', '-m'],
       ['/opt/bin/php', '-r', "echo defined('Redis::SERIALIZER_IGBINARY') ? 'igbinary-serializer' : 'none', ' ', ini_get('apc.enable_cli'), ' ', extension_loaded('session') ? 'session' : 'no-session';"],
     ]);

@@ -5,7 +5,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DockerodeEngine, OWNER_LABEL } from '../../src/docker/engine.js';
+import { DockerodeEngine, OWNER_LABEL, withContainer } from '../../src/docker/engine.js';
+import { LAMBDA_ENV } from '../../src/lambda.js';
+import { packTar } from '../../src/layer/tar.js';
+import { readZipEntries } from '../../src/layer/zip.js';
+import { KEEP_ALIVE } from '../../src/pipeline/steps/libraries.js';
 import type { Container } from '../../src/docker/types.js';
 import { zipSync } from 'fflate';
 
@@ -182,4 +186,22 @@ export async function craftLayer(dir: string, name: string, files: Record<string
   };
   await writeFile(`${zip}.json`, JSON.stringify(manifest, null, 2));
   return { zip, manifest: `${zip}.json`, sha256 };
+}
+
+/**
+ * Runs commands in a container of `image` with the layer `zip` at /opt and Lambda's PATH and
+ * LD_LIBRARY_PATH (what the runtime image gives a function), each command's output and status.
+ */
+export async function runInRuntimeImage(engine: DockerodeEngine, image: string, zip: string, commands: string[][]): Promise<{ stdout: string; exitCode: number }[]> {
+  const entries = await readZipEntries(zip);
+  return withContainer(engine, { image, entrypoint: KEEP_ALIVE, cmd: [] }, async (c) => {
+    await c.putArchive(packTar(entries, { prefix: 'opt' }), '/');
+    await c.start();
+    const results = [];
+    for (const cmd of commands) {
+      const r = await c.exec(cmd, { env: { PATH: LAMBDA_ENV.PATH, LD_LIBRARY_PATH: LAMBDA_ENV.LD_LIBRARY_PATH } });
+      results.push({ stdout: r.stdout + r.stderr, exitCode: r.exitCode });
+    }
+    return results;
+  });
 }

@@ -1,6 +1,7 @@
 import type { DockerEngine } from '../../docker/types.js';
 import { packContext } from '../../render/context.js';
 import { cachedSourcePath, ensureSources } from '../../sources/index.js';
+import { buildComponents } from '../../recipes/resolve.js';
 import type { PreparedBuild } from '../prepare.js';
 import type { Step } from '../step-types.js';
 
@@ -47,7 +48,7 @@ export const fetchSources: Step<'fetch-sources'> = {
       return { value: { imageCurrent: true, fetched: [] }, summary: 'image up to date; sources not needed' };
     }
     const urls = new Map(prepared.plan.sources.map((s) => [s.sha256, s.urls]));
-    const specs = [...prepared.spec.dependencies, prepared.spec.interpreter, ...prepared.spec.extensions].flatMap((c) => c.sources);
+    const specs = buildComponents(prepared.spec).flatMap((c) => c.sources);
     const fetched = await ensureSources(specs, {
       cacheDir: env.cacheDir,
       mirrors: env.mirrors,

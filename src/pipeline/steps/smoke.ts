@@ -32,15 +32,15 @@ async function exec(c: Container, command: string[], env: Env): Promise<ExecResu
 
 async function checkVersion(ctx: StepContext, c: Container, env: Env): Promise<SmokeResult> {
   const { spec } = ctx.prepared;
-  const smoke = { version: spec.interpreter.recipe.smoke!.version! };
-  const v = await exec(c, smoke.version.command, env);
-  ctx.log(`$ ${smoke.version.command.join(' ')}\n${v.printed}`);
-  const expect = smoke.version.expect.replaceAll('{version}', spec.interpreter.version);
-  if (v.exitCode !== 0) throw new Error(`${smoke.version.command.join(' ')} exited ${v.exitCode}: ${v.printed.split('\n').slice(0, 5).join(' | ')}`);
+  const version = spec.interpreter.recipe.smoke!.version!;
+  const v = await exec(c, version.command, env);
+  ctx.log(`$ ${version.command.join(' ')}\n${v.printed}`);
+  const expect = version.expect.replaceAll('{version}', spec.interpreter.version);
+  if (v.exitCode !== 0) throw new Error(`${version.command.join(' ')} exited ${v.exitCode}: ${v.printed.split('\n').slice(0, 5).join(' | ')}`);
   if (!`${v.printed}\n`.includes(expect)) {
-    throw new Error(`${smoke.version.command.join(' ')} printed "${v.printed.split('\n')[0]}", expected it to contain "${expect.trim()}"`);
+    throw new Error(`${version.command.join(' ')} printed "${v.printed.split('\n')[0]}", expected it to contain "${expect.trim()}"`);
   }
-  return { command: smoke.version.command, output: v.printed };
+  return { command: version.command, output: v.printed };
 }
 
 async function checkModules(ctx: StepContext, c: Container, env: Env): Promise<string[] | undefined> {
