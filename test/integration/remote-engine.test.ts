@@ -41,6 +41,9 @@ async function waitForDockerd(): Promise<string> {
 }
 
 const openssl = (args: string[], cwd: string) => execFileP('openssl', args, { cwd });
+/** The second engine's default bridge (not docker0, which belongs to the main engine). */
+const BRIDGE = 'lrb-it-br0';
+const BRIDGE_ADDRESS = '10.213.77.1/24';
 
 /** A CA, and certificates it signs: the server's for 127.0.0.1, a client's for clientAuth. */
 async function makeCa(dir: string, name: string): Promise<void> {
@@ -108,6 +111,11 @@ describe('a remote engine over TCP with TLS (a second dockerd on a loopback port
     address = `tcp://127.0.0.1:${port}`;
     const config = path.join(root.dir, 'daemon.json');
     await writeFile(config, '{}\n');
+    // A bridge of its own: with `--bridge none`, dockerd deletes the host's docker0 at start-up,
+    // the main engine's default network, and every later container of that engine fails to start.
+    await execFileP('ip', ['link', 'del', BRIDGE]).catch(() => undefined);
+    await execFileP('ip', ['link', 'add', 'name', BRIDGE, 'type', 'bridge']);
+    await execFileP('ip', ['addr', 'add', BRIDGE_ADDRESS, 'dev', BRIDGE]);
     const log = openSync(logFile(), 'a');
     // prettier-ignore
     dockerd = spawn(binary, [
@@ -122,7 +130,7 @@ describe('a remote engine over TCP with TLS (a second dockerd on a loopback port
       '--exec-root', path.join(root.dir, 'exec'),
       '--pidfile', path.join(root.dir, 'dockerd.pid'),
       '--storage-driver', 'vfs',
-      '--bridge', 'none',
+      '--bridge', BRIDGE,
       '--iptables=false',
     ], { stdio: ['ignore', log, log] });
     closeSync(log);
@@ -162,6 +170,7 @@ describe('a remote engine over TCP with TLS (a second dockerd on a loopback port
         }
       }
     }
+    await execFileP('ip', ['link', 'del', BRIDGE]).catch(() => undefined);
     await root?.cleanup();
   });
 
