@@ -1,8 +1,12 @@
-import { DEFAULT_PROFILE, extensionRecipeName, extensionShortName } from './schema.js';
+import { DEFAULT_PROFILE, extensionShortName } from './schema.js';
 import { UserError } from '../errors.js';
 import type { Arch, BuildMethod, DependencyRule, Platform, Profile, Recipe, RecipeVersion, SourceSpec } from './schema.js';
+import { extensionRequests, extensionsOf, resolveExtensions, type ExtensionRequest } from './extensions.js';
 import type { RecipeRegistry } from './registry.js';
+import { applyRules, checkPlatformRules, policyApplies } from './rules.js';
 import { compareVersions, pickVersion, satisfies } from './versions.js';
+
+export { extensionsOf } from './extensions.js';
 
 /** `php@7.3` → { name: 'php', request: '7.3' }; a bare `php` means the newest. */
 export interface TargetRequest {
@@ -74,6 +78,12 @@ export interface BuildSpec {
   extensions: ResolvedExtension[];
   platform: Platform;
   arch: Arch;
+  /**
+   * An extension layer (`php-ext-redis@6 --for php@8.2.32`): the build is that of the interpreter's
+   * layer (`for`, with its profile and `--ext`) plus this extension, the last of `extensions` to
+   * load; the layer holds only what the extension adds. Absent for an interpreter's layer.
+   */
+  extensionLayer?: { extension: ResolvedExtension; for: string };
 }
 
 export interface ResolveOptions {
@@ -84,8 +94,13 @@ export interface ResolveOptions {
   profile?: string;
   /** `--with openssl@1.0.1k`: pin a dependency's version. */
   with?: readonly string[];
-  /** `--ext redis`, `--ext apcu@5.1`: extensions to build into the layer (recipes `<interpreter>-ext-<name>`). */
+  /**
+   * `--ext redis`, `--ext apcu@5.1`: extensions to build into the layer (recipes `<interpreter>-ext-<name>`);
+   * for an extension layer, those built into the interpreter's layer it is for.
+   */
   extensions?: readonly string[];
+  /** `--for php@8.2.32`: the target is an extension, built as a layer of its own for that interpreter's layer. */
+  for?: string;
 }
 
 function resolveVersion(registry: RecipeRegistry, req: TargetRequest): { version: RecipeVersion; recipe: Recipe; file: string } {
@@ -103,35 +118,6 @@ function resolveVersion(registry: RecipeRegistry, req: TargetRequest): { version
   return { version: recipe.versions.find((v) => v.version === picked)!, recipe, file };
 }
 
-/** A rule or dependency limited to some library policies applies only on a platform with one of them. */
-function policyApplies(policies: readonly string[] | undefined, platform: Platform): boolean {
-  return !policies || (platform.libraryPolicy !== undefined && policies.includes(platform.libraryPolicy));
-}
-
-function applyRules(recipe: Recipe, version: string, profile: string | undefined, platform: Platform, method: BuildMethod): {
-  args: string[];
-  packages: string[];
-  rules: AppliedRule[];
-  postBuild: PostBuildStep[];
-} {
-  const args = [...recipe.build.args];
-  const packages = [...recipe.build.packages];
-  const rules: AppliedRule[] = [];
-  const postBuild: PostBuildStep[] = [];
-  for (const rule of recipe.rules ?? []) {
-    if (!satisfies(version, rule.when)) continue;
-    if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
-    if (rule.excludePlatforms) continue; // checked by checkPlatformRules
-    if (!policyApplies(rule.libraryPolicies, platform)) continue;
-    if (rule.buildMethods && !rule.buildMethods.includes(method)) continue;
-    args.push(...(rule.args ?? []));
-    packages.push(...(rule.packages ?? []));
-    rules.push({ name: rule.name, reason: rule.reason });
-    for (const step of rule.postBuild ?? []) postBuild.push({ rule: rule.name, script: step.script, args: [...step.args] });
-  }
-  return { args, packages, rules, postBuild };
-}
-
 function pairingRule(interp: Recipe, interpVersion: string, depName: string, rules: readonly DependencyRule[]): DependencyRule {
   const rule = rules.find((r) => satisfies(interpVersion, r.when));
   if (!rule) {
@@ -142,131 +128,58 @@ function pairingRule(interp: Recipe, interpVersion: string, depName: string, rul
   return rule;
 }
 
-/**
- * Refuse a recipe version on a platform a named rule excludes. A rule limited to profiles excludes
- * only builds of those profiles (a dependency, built without a profile, is never refused by one).
- */
-function checkPlatformRules(recipe: Recipe, version: string, platform: Platform, profile?: string): void {
-  for (const rule of recipe.rules ?? []) {
-    if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
-    if (rule.excludePlatforms?.includes(platform.name) && satisfies(version, rule.when)) {
-      throw new UserError(
-        `${recipe.name} ${version} cannot be built for platform ${platform.name}: rule '${rule.name}': ${rule.reason}`,
-      );
-    }
-  }
-}
-
-/** The short names (`redis`) of the extension recipes of an interpreter. */
-export function extensionsOf(registry: RecipeRegistry, interpreter: string): string[] {
-  return registry
-    .list()
-    .filter((l) => l.recipe.kind === 'extension' && l.recipe.extension?.for === interpreter)
-    .map((l) => extensionShortName(interpreter, l.recipe.name));
-}
-
 /** Every component a build compiles, in build order: dependencies, the interpreter, its extensions. */
 export function buildComponents(spec: Pick<BuildSpec, 'dependencies' | 'interpreter' | 'extensions'>): ResolvedComponent[] {
   return [...spec.dependencies, spec.interpreter, ...spec.extensions];
 }
 
-/** Load order of extension ini files: after the interpreter's own (opcache: 10), each user after what it uses. */
-const EXTENSION_INI_PRIORITY = 20;
-
 /**
- * Resolve `--ext` requests against the exact interpreter version of the build: for each, the newest
- * pinned version that matches the request and supports that interpreter version, or a refusal that
- * names the versions there are and what each supports. The order does not depend on the order given.
+ * Resolve a target: an interpreter's layer (`php@8.2.32`, with `--ext`), or, with `--for`, an
+ * extension layer (`php-ext-redis@6 --for php@8.2.32`). Every misuse is one line saying what to do.
  */
-function resolveExtensions(
-  registry: RecipeRegistry,
-  interp: Recipe,
-  interpVersion: string,
-  requests: readonly string[],
-  platform: Platform,
-  method: BuildMethod,
-): ResolvedExtension[] {
-  if (requests.length === 0) return [];
-  const known = extensionsOf(registry, interp.name);
-  const wanted = new Map<string, TargetRequest>();
-  for (const text of requests) {
-    const m = /^([a-z][a-z0-9-]*)(?:@(.+))?$/.exec(text.trim());
-    if (!m) throw new UserError(`--ext ${text}: write NAME or NAME@VERSION, e.g. --ext redis or --ext apcu@5.1`);
-    const name = m[1]!;
-    if (wanted.has(name)) throw new UserError(`--ext ${name} was given more than once: give it once`);
-    if (!known.includes(name)) {
-      throw new UserError(
-        `unknown extension '${name}' for ${interp.name}: ${known.length ? `recipes exist for ${known.sort().join(', ')}` : 'no extension recipes exist'}` +
-          ` (add recipes/${extensionRecipeName(interp.name, name)}.json)`,
-      );
-    }
-    wanted.set(name, { name, request: m[2] ?? '*', text });
-  }
-  if (!interp.extensionIniDir) throw new UserError(`${interp.name} takes no extensions: its recipe has no extensionIniDir`);
-
-  const resolved = new Map<string, ResolvedExtension>();
-  for (const [short, req] of [...wanted].sort(([a], [b]) => a.localeCompare(b))) {
-    const { recipe, file } = registry.get(extensionRecipeName(interp.name, short));
-    const all = [...recipe.versions].sort((a, b) => compareVersions(a.version, b.version));
-    const range = req.request;
-    const matching = all.filter((v) => v.version === range || satisfies(v.version, range));
-    if (matching.length === 0) {
-      if (pickVersion([], range) === null) throw new UserError(`--ext ${req.text}: '${req.request}' is neither a version nor a semver range (e.g. 5.1, 5.1.24)`);
-      throw new UserError(`--ext ${req.text}: no ${short} version matches '${req.request}': pinned versions are ${all.map((v) => v.version).join(', ')}`);
-    }
-    const fits = matching.filter((v) => satisfies(interpVersion, v.supports!));
-    const chosen = fits.at(-1);
-    if (!chosen) {
-      throw new UserError(
-        `--ext ${req.text}: ${matching.map((v) => `${short} ${v.version} supports ${interp.name} ${v.supports}`).join('; ')}; not ${interp.name} ${interpVersion}` +
-          ` (build another ${interp.name} version, or pin a ${short} version for it in ${file})`,
-      );
-    }
-    checkPlatformRules(recipe, chosen.version, platform);
-    const applied = applyRules(recipe, chosen.version, undefined, platform, method);
-    const ext = recipe.extension!;
-    const uses: string[] = [];
-    for (const u of ext.uses ?? []) {
-      const otherShort = extensionShortName(interp.name, u.extension);
-      if (!wanted.has(otherShort)) continue;
-      applied.args.push(...u.args);
-      applied.rules.push({ name: u.name, reason: u.reason });
-      uses.push(u.extension);
-    }
-    resolved.set(recipe.name, {
-      name: recipe.name,
-      short,
-      version: chosen.version,
-      supports: chosen.supports!,
-      recipe,
-      recipeFile: file,
-      sources: chosen.sources,
-      ...applied,
-      module: ext.module,
-      ini: { path: '', lines: [`${ext.zend ? 'zend_extension' : 'extension'}=${ext.module}`, ...(ext.ini ?? []).map(([k, v]) => `${k}=${v}`)] },
-      uses,
-    });
-  }
-  // Depth in the uses graph (acyclic: the registry refuses cycles): what is used is built and loaded first.
-  const depth = (name: string): number => {
-    const e = resolved.get(name)!;
-    return e.uses.length ? 1 + Math.max(...e.uses.map(depth)) : 0;
-  };
-  const ordered = [...resolved.values()]
-    .map((e) => ({ e, d: depth(e.name) }))
-    .sort((a, b) => a.d - b.d || a.e.short.localeCompare(b.e.short));
-  for (const { e, d } of ordered) e.ini.path = `${interp.extensionIniDir}/${EXTENSION_INI_PRIORITY + d}-${e.module}.ini`;
-  return ordered.map(({ e }) => e);
-}
-
 export function resolveBuild(registry: RecipeRegistry, target: string, opts: ResolveOptions): BuildSpec {
   const req = parseTarget(target);
-  const { recipe, version, file } = resolveVersion(registry, req);
-  if (recipe.kind === 'extension') {
-    const ext = recipe.extension!;
-    const short = extensionShortName(ext.for, recipe.name);
-    throw new UserError(`${recipe.name} is an extension of ${ext.for}: build it into a ${ext.for} layer with --ext ${short}, e.g. ${ext.for}@VERSION --ext ${short}`);
+  const { recipe } = registry.get(req.name);
+  if (recipe.kind === 'extension') return resolveExtensionLayer(registry, req, recipe, opts);
+  if (opts.for !== undefined) {
+    const examples = recipe.kind === 'interpreter' ? extensionsOf(registry, recipe.name).sort() : [];
+    throw new UserError(
+      `--for ${opts.for} is for extension targets, and ${target} is ${recipe.kind === 'interpreter' ? 'an interpreter' : 'a library'}: drop --for to build ${target}` +
+        (examples.length ? `, or build an extension layer, e.g. ${recipe.name}-ext-${examples[0]} --for ${opts.for}` : ''),
+    );
   }
+  return resolveLayerBuild(registry, req, opts);
+}
+
+/**
+ * `php-ext-redis@6 --for php@8.2.32`: the build of the php layer `--for` names (its profile, `--with`
+ * and `--ext` as given) plus the extension, resolved against that exact PHP.
+ */
+function resolveExtensionLayer(registry: RecipeRegistry, req: TargetRequest, recipe: Recipe, opts: ResolveOptions): BuildSpec {
+  const ext = recipe.extension!;
+  const short = extensionShortName(ext.for, recipe.name);
+  if (opts.for === undefined) {
+    throw new UserError(
+      `${recipe.name} is an extension of ${ext.for}: build it into a ${ext.for} layer with --ext ${short}, e.g. ${ext.for}@VERSION --ext ${short}, ` +
+        `or as a layer of its own for a ${ext.for} layer with --for, e.g. ${req.text} --for ${ext.for}@VERSION`,
+    );
+  }
+  const forReq = parseTarget(opts.for);
+  if (forReq.name !== ext.for) {
+    throw new UserError(
+      `--for ${opts.for}: ${recipe.name} is an extension of ${ext.for}, so --for names the ${ext.for} layer it is for, e.g. --for ${ext.for}@${registry.versionsOf(ext.for).at(-1)}`,
+    );
+  }
+  const layer: ExtensionRequest = { short, request: req.request, label: req.text, layer: true };
+  const spec = resolveLayerBuild(registry, forReq, opts, layer);
+  const extension = spec.extensions.find((e) => e.name === recipe.name)!;
+  return { ...spec, target: req.text, extensionLayer: { extension, for: opts.for } };
+}
+
+/** An interpreter's build: its dependencies by rule, its extensions; with `layer`, plus an extension layer's extension. */
+function resolveLayerBuild(registry: RecipeRegistry, req: TargetRequest, opts: ResolveOptions, layer?: ExtensionRequest): BuildSpec {
+  const target = req.text;
+  const { recipe, version, file } = resolveVersion(registry, req);
   if (recipe.kind !== 'interpreter') {
     const users = registry
       .list()
@@ -334,7 +247,8 @@ export function resolveBuild(registry: RecipeRegistry, target: string, opts: Res
   }
 
   const method = opts.buildMethod ?? 'native';
-  const extensions = resolveExtensions(registry, recipe, version.version, opts.extensions ?? [], opts.platform, method);
+  const requests = extensionRequests(registry, recipe, opts.extensions ?? [], layer);
+  const extensions = resolveExtensions(registry, recipe, version.version, requests, opts.platform, method);
   const applied = applyRules(recipe, version.version, profileName, opts.platform, method);
   // A platform package that a dependency of this build builds from source is not installed:
   // every component links the built one (e.g. zlib on the portable platform).

@@ -1,0 +1,53 @@
+/**
+ * A recipe's named rules as they apply to one build (pure): which add flags, packages and post-build
+ * steps, and which refuse a platform. Shared by every component a build resolves: interpreter,
+ * dependencies and extensions.
+ */
+import { UserError } from '../errors.js';
+import type { AppliedRule, PostBuildStep } from './resolve.js';
+import type { BuildMethod, Platform, Recipe } from './schema.js';
+import { satisfies } from './versions.js';
+
+/** A rule or dependency limited to some library policies applies only on a platform with one of them. */
+export function policyApplies(policies: readonly string[] | undefined, platform: Platform): boolean {
+  return !policies || (platform.libraryPolicy !== undefined && policies.includes(platform.libraryPolicy));
+}
+
+export function applyRules(recipe: Recipe, version: string, profile: string | undefined, platform: Platform, method: BuildMethod): {
+  args: string[];
+  packages: string[];
+  rules: AppliedRule[];
+  postBuild: PostBuildStep[];
+} {
+  const args = [...recipe.build.args];
+  const packages = [...recipe.build.packages];
+  const rules: AppliedRule[] = [];
+  const postBuild: PostBuildStep[] = [];
+  for (const rule of recipe.rules ?? []) {
+    if (!satisfies(version, rule.when)) continue;
+    if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
+    if (rule.excludePlatforms) continue; // checked by checkPlatformRules
+    if (!policyApplies(rule.libraryPolicies, platform)) continue;
+    if (rule.buildMethods && !rule.buildMethods.includes(method)) continue;
+    args.push(...(rule.args ?? []));
+    packages.push(...(rule.packages ?? []));
+    rules.push({ name: rule.name, reason: rule.reason });
+    for (const step of rule.postBuild ?? []) postBuild.push({ rule: rule.name, script: step.script, args: [...step.args] });
+  }
+  return { args, packages, rules, postBuild };
+}
+
+/**
+ * Refuse a recipe version on a platform a named rule excludes. A rule limited to profiles excludes
+ * only builds of those profiles (a dependency, built without a profile, is never refused by one).
+ */
+export function checkPlatformRules(recipe: Recipe, version: string, platform: Platform, profile?: string): void {
+  for (const rule of recipe.rules ?? []) {
+    if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
+    if (rule.excludePlatforms?.includes(platform.name) && satisfies(version, rule.when)) {
+      throw new UserError(
+        `${recipe.name} ${version} cannot be built for platform ${platform.name}: rule '${rule.name}': ${rule.reason}`,
+      );
+    }
+  }
+}
