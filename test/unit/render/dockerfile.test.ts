@@ -195,7 +195,7 @@ describe('Dockerfile structure', () => {
     expect(yum).toMatch(/^FROM amazonlinux:2 AS toolchain\nRUN yum install -y --setopt=skip_missing_names_on_install=False gcc gcc-c\+\+ make perl pkgconfig /);
     expect(yum).toContain('yum clean all');
     const dnf = stage(render('php@8.2', 'al2023').dockerfile, 'toolchain');
-    expect(dnf).toMatch(/^FROM amazonlinux:2023 AS toolchain\nRUN dnf install -y --setopt=install_weak_deps=False gcc gcc-c\+\+ make perl pkgconf-pkg-config /);
+    expect(dnf).toMatch(/^FROM amazonlinux:2023 AS toolchain\nRUN dnf install -y --setopt=install_weak_deps=False gcc gcc-c\+\+ make perl pkgconfig /);
     const apt = stage(render('php@8.2', 'debian-bookworm').dockerfile, 'toolchain');
     expect(apt).toMatch(/^FROM debian:bookworm AS toolchain\nRUN apt-get update \\\n && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g\+\+ make /);
     expect(apt).not.toContain('{{packages}}');
