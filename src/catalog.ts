@@ -25,8 +25,12 @@ export interface CatalogListing {
     glibc: string;
     arches: string[];
     description: string;
-    /** Per interpreter (newest version) and profile: the platform packages it builds against, beyond the toolchain and the dependencies built from pinned sources. Libraries bundled from them are listed with package and version in each manifest. */
-    systemPackages: { target: string; profile: string; packages: string[] }[];
+    /**
+     * Per interpreter (newest version) and profile: the platform packages it builds against, beyond the toolchain and the dependencies built from pinned sources,
+     * and the recipe's rules for this platform's library policy that applied (e.g. why a library is still the platform's). Libraries bundled from those packages
+     * are listed with package and version in each manifest.
+     */
+    systemPackages: { target: string; profile: string; packages: string[]; rules: string[] }[];
   }[];
 }
 
@@ -35,6 +39,12 @@ export function systemPackagesOf(spec: BuildSpec): string[] {
   const fromSource = new Set(spec.dependencies.map((d) => d.name));
   const names = spec.interpreter.packages.filter((n) => !fromSource.has(n));
   return platformPackages(spec.platform, names, spec.target);
+}
+
+/** The interpreter's rules that applied to a build because of its platform's library policy (rules limited to library policies). */
+export function libraryPolicyRulesOf(spec: BuildSpec): string[] {
+  const limited = new Set((spec.interpreter.recipe.rules ?? []).filter((r) => r.libraryPolicies).map((r) => r.name));
+  return spec.interpreter.rules.map((r) => r.name).filter((n) => limited.has(n));
 }
 
 async function probe(urls: string[], timeoutMs: number): Promise<string | undefined> {
@@ -137,8 +147,9 @@ export async function catalogListing(opts: {
         Object.keys(recipe.profiles ?? {}).flatMap((profile) => {
           const target = `${recipe.name}@${version}`;
           try {
-            const packages = systemPackagesOf(resolveBuild(catalog.recipes, target, { platform: p, arch: p.arches[0]!, profile }));
-            return packages.length ? [{ target, profile, packages }] : [];
+            const spec = resolveBuild(catalog.recipes, target, { platform: p, arch: p.arches[0]!, profile });
+            const packages = systemPackagesOf(spec);
+            return packages.length ? [{ target, profile, packages, rules: libraryPolicyRulesOf(spec) }] : [];
           } catch {
             return []; // not buildable there: the recipe rows say why
           }
@@ -164,7 +175,10 @@ export function formatCatalog(listing: CatalogListing): string {
     lines.push(`  ${p.name.padEnd(16)} glibc ${p.glibc.padEnd(5)} ${(p.deployable ? `Lambda ${p.lambdaRuntime}` : 'local only').padEnd(24)} ${p.arches.join(', ')}`);
     if (!p.deployable) continue;
     for (const s of p.systemPackages) {
-      lines.push(`    ${s.target} ${s.profile}: builds against platform packages ${s.packages.join(', ')} (libraries bundled from them: package and version in the manifest)`);
+      lines.push(
+        `    ${s.target} ${s.profile}: builds against platform packages ${s.packages.join(', ')} (libraries bundled from them: package and version in the manifest` +
+          `${s.rules.length ? `; rule ${s.rules.join(', ')}` : ''})`,
+      );
     }
   }
   return lines.join('\n');

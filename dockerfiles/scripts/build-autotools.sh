@@ -5,6 +5,12 @@
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 lrb_unpack
+if [ ! -e configure ] && [ -f configure.ac ]; then
+  # A release tag's archive (Debian's .orig of oniguruma is one) has configure.ac but no generated
+  # configure: generate it (needs autoconf, automake and libtool: the recipe's packages).
+  lrb_log "no configure in $(basename "$PWD"): autoreconf --install --force"
+  autoreconf --install --force
+fi
 export PKG_CONFIG_PATH="$LRB_PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export LDFLAGS="-L$LRB_PREFIX/lib -Wl,-rpath-link,$LRB_PREFIX/lib ${LDFLAGS:-}"
 CPPFLAGS="-I$LRB_PREFIX/include $(lrb_prefix_map_cppflags) ${CPPFLAGS:-}"

@@ -118,6 +118,31 @@ function resolveVersion(registry: RecipeRegistry, req: TargetRequest): { version
   return { version: recipe.versions.find((v) => v.version === picked)!, recipe, file };
 }
 
+type Dependency = NonNullable<Recipe['dependencies']>[number];
+
+/**
+ * Why a declared dependency is not built for this build (its library policies, profiles or interpreter
+ * versions exclude it): `only` ends "builds X only ...", `instead` says what would build it. Undefined
+ * when it is built.
+ */
+function dependencyNotBuilt(
+  dep: Dependency,
+  interp: string,
+  version: string,
+  profile: string,
+  platform: Platform,
+): { only: string; instead: string } | undefined {
+  const why = (only: string, instead: string) => ({ only, instead });
+  if (!policyApplies(dep.libraryPolicies, platform)) {
+    return why(`on platforms with library policy ${dep.libraryPolicies!.join(' or ')}; platform ${platform.name} uses its own`, 'build for such a platform');
+  }
+  if (dep.profiles && !dep.profiles.includes(profile)) {
+    return why(`for profile ${dep.profiles.join(' or ')}, not ${profile}`, `build with --profile ${dep.profiles[0]}`);
+  }
+  if (dep.when && !satisfies(version, dep.when)) return why(`for ${interp} ${dep.when}, not ${interp} ${version}`, `build another ${interp} version`);
+  return undefined;
+}
+
 function pairingRule(interp: Recipe, interpVersion: string, depName: string, rules: readonly DependencyRule[]): DependencyRule {
   const rule = rules.find((r) => satisfies(interpVersion, r.when));
   if (!rule) {
@@ -198,16 +223,13 @@ function resolveLayerBuild(registry: RecipeRegistry, req: TargetRequest, opts: R
   checkPlatformRules(recipe, version.version, opts.platform, profileName);
 
   const overrides = new Map<string, TargetRequest>();
-  const deps = (recipe.dependencies ?? []).filter((d) => policyApplies(d.libraryPolicies, opts.platform));
+  const notFor = (d: Dependency) => dependencyNotBuilt(d, recipe.name, version.version, profileName, opts.platform);
+  const deps = (recipe.dependencies ?? []).filter((d) => notFor(d) === undefined);
   for (const w of opts.with ?? []) {
     const o = parseTarget(w);
     const declared = recipe.dependencies?.find((d) => d.name === o.name);
-    if (declared && !deps.includes(declared)) {
-      throw new UserError(
-        `--with ${w}: ${recipe.name} builds ${o.name} only on platforms with library policy ${declared.libraryPolicies!.join(' or ')}; ` +
-          `platform ${opts.platform.name} uses its own (drop --with ${o.name}, or build for such a platform)`,
-      );
-    }
+    const skipped = declared && notFor(declared);
+    if (skipped) throw new UserError(`--with ${w}: ${recipe.name} builds ${o.name} only ${skipped.only} (drop --with ${o.name}, or ${skipped.instead})`);
     if (!declared) {
       throw new UserError(
         `--with ${w}: ${recipe.name} does not depend on '${o.name}'` +

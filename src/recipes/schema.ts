@@ -191,6 +191,10 @@ export const recipeSchema = z
           name,
           /** Built only on platforms with one of these library policies; on every platform when absent. */
           libraryPolicies: z.array(libraryPolicySchema).min(1).optional(),
+          /** Built only for these profiles of the interpreter (the libraries of their extensions); for every profile when absent. */
+          profiles: z.array(z.string()).min(1).optional(),
+          /** Built only for interpreter versions in this range; for every version when absent. */
+          when: semverRange.optional(),
           rules: z.array(dependencyRuleSchema).min(1),
         }),
       )
@@ -258,10 +262,11 @@ export const recipeSchema = z
       if (seen.has(v.version)) ctx.addIssue({ code: 'custom', path: ['versions', i, 'version'], message: `duplicate version ${v.version}` });
       seen.add(v.version);
     });
-    // A profile name with a typo would make its rule or check silently never apply.
+    // A profile name with a typo would make its rule, check or dependency silently never apply.
     const profiled: [(string | number)[], string[] | undefined][] = [
       ...(recipe.rules ?? []).map((r, i) => [['rules', i, 'profiles'], r.profiles] as [(string | number)[], string[] | undefined]),
       ...(recipe.smoke?.checks ?? []).map((c, i) => [['smoke', 'checks', i, 'profiles'], c.profiles] as [(string | number)[], string[] | undefined]),
+      ...(recipe.dependencies ?? []).map((d, i) => [['dependencies', i, 'profiles'], d.profiles] as [(string | number)[], string[] | undefined]),
     ];
     for (const [path, names] of profiled) {
       for (const p of names ?? []) {

@@ -149,7 +149,9 @@ export function renderBuild(spec: BuildSpec, templates: InstallTemplates, method
     prev = stage;
   }
   out.push(`COPY ${contextScript(files, 'finalize.sh')} ${SCRIPT_DIR}/`);
-  const prune = interpreter.recipe.build.prune ?? [];
+  // The interpreter's prune list, then what each dependency's recipe says it installs that a layer
+  // does not need (e.g. libxml2's xmllint), each path once.
+  const prune = [...new Set([interpreter, ...spec.dependencies].flatMap((c) => c.recipe.build.prune ?? []))];
   out.push(`RUN LRB_PREFIX=${PREFIX} sh ${SCRIPT_DIR}/finalize.sh${prune.length ? ' ' + shellJoin(prune) : ''}`);
   return { dockerfile: out.join('\n') + '\n', toolchainDockerfile: toolchainStage(platform, templates, method).join('\n') + '\n', files, stages };
 }

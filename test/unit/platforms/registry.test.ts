@@ -53,17 +53,34 @@ describe('PlatformRegistry', () => {
     ]);
   });
 
-  it('every package name a built-in recipe, rule or profile uses is mapped on every platform', async () => {
+  it('every package name a built-in recipe, rule or profile uses is mapped on every platform that can build it', async () => {
     const recipes = await RecipeRegistry.load([paths.recipes]);
-    const used = new Set<string>();
+    // A library that interpreters build only under a library policy (libxml2 on al2023-portable)
+    // needs its packages only on platforms with that policy.
+    const onlyUnder = new Map<string, Set<string>>();
+    const everywhere = new Set<string>();
     for (const { recipe } of recipes.list()) {
-      recipe.build.packages.forEach((p) => used.add(p));
-      for (const r of recipe.rules ?? []) (r.packages ?? []).forEach((p) => used.add(p));
-      for (const p of Object.values(recipe.profiles ?? {})) p.packages.forEach((x) => used.add(x));
+      for (const d of recipe.dependencies ?? []) {
+        if (!d.libraryPolicies) everywhere.add(d.name);
+        else for (const policy of d.libraryPolicies) onlyUnder.set(d.name, (onlyUnder.get(d.name) ?? new Set()).add(policy));
+      }
     }
-    expect([...used].sort()).toEqual(['autoconf', 'icu', 'icu-tools', 'libxml2', 'oniguruma', 'perl', 'sqlite3', 'zlib']);
+    const used = new Map<string, Set<string> | 'all'>();
+    const use = (name: string, where: Set<string> | 'all') => {
+      const had = used.get(name);
+      used.set(name, had === 'all' || where === 'all' ? 'all' : new Set([...(had ?? []), ...where]));
+    };
+    for (const { recipe } of recipes.list()) {
+      const where = recipe.kind === 'library' && !everywhere.has(recipe.name) && onlyUnder.has(recipe.name) ? onlyUnder.get(recipe.name)! : 'all';
+      recipe.build.packages.forEach((p) => use(p, where));
+      for (const r of recipe.rules ?? []) (r.packages ?? []).forEach((p) => use(p, where));
+      for (const p of Object.values(recipe.profiles ?? {})) p.packages.forEach((x) => use(x, where));
+    }
+    expect([...used.keys()].sort()).toEqual(['autoconf', 'automake', 'icu', 'icu-tools', 'libtool', 'libxml2', 'oniguruma', 'perl', 'sqlite3', 'tcl', 'zlib']);
+    expect(used.get('tcl')).toEqual(new Set(['glibc-only']));
     for (const p of platforms.list()) {
-      expect(() => platformPackages(p, [...used], 'test'), p.name).not.toThrow();
+      const needed = [...used].filter(([, where]) => where === 'all' || (p.libraryPolicy !== undefined && where.has(p.libraryPolicy))).map(([name]) => name);
+      expect(() => platformPackages(p, needed, 'test'), p.name).not.toThrow();
     }
   });
 

@@ -88,7 +88,7 @@ describe('recipe validation of extensions', () => {
   it('accepts the real ones', async () => {
     const dir = path.join(root, 'real');
     mkdirSync(dir);
-    for (const name of ['php', 'openssl', 'curl', 'zlib', 'php-ext-apcu', 'php-ext-igbinary', 'php-ext-redis']) writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(real(name)));
+    for (const name of ['php', 'openssl', 'curl', 'zlib', 'libxml2', 'sqlite3', 'oniguruma', 'php-ext-apcu', 'php-ext-igbinary', 'php-ext-redis']) writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(real(name)));
     const reg = await RecipeRegistry.load([dir]);
     expect(extensionsOf(reg, 'php').sort()).toEqual(['apcu', 'igbinary', 'redis']);
   });

@@ -27,8 +27,10 @@ const PHP_BASE_ARGS = [
 ];
 
 describe('the catalog', () => {
-  it('loads the built-in recipes: five, and three extensions of php', () => {
-    expect(catalog.recipes.list().map((l) => l.recipe.name)).toEqual(['curl', 'lua', 'openssl', 'php', 'php-ext-apcu', 'php-ext-igbinary', 'php-ext-redis', 'zlib']);
+  it('loads the built-in recipes: eight, and three extensions of php', () => {
+    expect(catalog.recipes.list().map((l) => l.recipe.name)).toEqual([
+      'curl', 'libxml2', 'lua', 'oniguruma', 'openssl', 'php', 'php-ext-apcu', 'php-ext-igbinary', 'php-ext-redis', 'sqlite3', 'zlib',
+    ]);
     expect(catalog.recipes.versionsOf('php')).toEqual([
       '7.3.0', '7.3.33', '7.4.33', '8.0.30', '8.1.34', '8.2.32', '8.2.33', '8.3.33', '8.4.24', '8.5.9',
     ]);
@@ -47,11 +49,12 @@ describe('the catalog', () => {
     }
   });
 
-  it('each interpreter version matches exactly one pairing rule per dependency, whose default it allows', () => {
+  it('each interpreter version a dependency is built for matches exactly one pairing rule, whose default it allows', () => {
     for (const { recipe } of catalog.recipes.list()) {
       for (const dep of recipe.dependencies ?? []) {
         const depVersions = catalog.recipes.versionsOf(dep.name);
         for (const { version } of recipe.versions) {
+          if (dep.when && !satisfies(version, dep.when)) continue;
           const matching = dep.rules.filter((r) => satisfies(version, r.when));
           expect(matching.map((r) => r.name), `${recipe.name} ${version} → ${dep.name}`).toHaveLength(1);
           const rule = matching[0]!;
@@ -103,7 +106,7 @@ describe('resolveBuild: interpreter versions', () => {
 
   it('unknown recipe → error naming the known ones', () => {
     expect(() => resolve('python@3.12')).toThrow(UserError);
-    expect(() => resolve('python@3.12')).toThrow(/unknown recipe 'python': known recipes are curl, lua, openssl, php, php-ext-apcu, php-ext-igbinary, php-ext-redis, zlib/);
+    expect(() => resolve('python@3.12')).toThrow(/unknown recipe 'python': known recipes are curl, libxml2, lua, oniguruma, openssl, php, php-ext-apcu, php-ext-igbinary, php-ext-redis, sqlite3, zlib/);
   });
 
   it('a library as target → error pointing at --with and naming its users', () => {
@@ -204,7 +207,7 @@ describe('resolveBuild: dependency pairing', () => {
 
   it('--with lua@5.4 is refused: not a dependency', () => {
     expect(() => resolve('php@8.2', { with: ['lua@5.4'] })).toThrow(
-      "--with lua@5.4: php does not depend on 'lua' (its dependencies: zlib, openssl, curl)",
+      "--with lua@5.4: php does not depend on 'lua' (its dependencies: zlib, openssl, curl, libxml2, sqlite3, oniguruma)",
     );
     expect(() => resolve('lua', { with: ['openssl@3.5'] })).toThrow(
       "--with openssl@3.5: lua does not depend on 'openssl' (it has no dependencies)",
@@ -399,8 +402,75 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
       const spec = resolve(target, { ...portable(), profile });
       expect(deps(spec)[0]).toBe('zlib@1.3.1');
       expect(spec.dependencies[0]!.pairing.name).toBe('zlib-from-source-on-portable');
-      expect(spec.dependencies.map((d) => d.name)).toEqual(['zlib', 'openssl', 'curl']);
+      expect(spec.dependencies.map((d) => d.name).slice(0, 3)).toEqual(['zlib', 'openssl', 'curl']);
     }
+  });
+
+  it.each(['php@7.4', 'php@8.0', 'php@8.2.32', 'php@8.5'])(
+    '%s standard also builds libxml2, SQLite and Oniguruma from source, after the stages minimal shares; minimal builds only zlib, OpenSSL and curl',
+    (target) => {
+      const minimal = resolve(target, portable());
+      const standard = resolve(target, { ...portable(), profile: 'standard' });
+      expect(deps(minimal).map((d) => d.split('@')[0])).toEqual(['zlib', 'openssl', 'curl']);
+      expect(deps(standard).slice(3)).toEqual(['libxml2@2.9.14', 'sqlite3@3.46.1', 'oniguruma@6.9.9']);
+      expect(standard.dependencies.slice(3).map((d) => d.pairing.name)).toEqual([
+        'libxml2-from-source-on-portable-from-php-7.4',
+        'sqlite3-from-source-on-portable-from-php-7.4',
+        'oniguruma-from-source-on-portable-from-php-7.4',
+      ]);
+      // The shared stages are the same, so Docker's cache serves standard from minimal's.
+      const shape = (s: BuildSpec) => s.dependencies.slice(0, 3).map((d) => [d.name, d.version, d.args, d.packages]);
+      expect(shape(standard)).toEqual(shape(minimal));
+      // The interpreter installs none of the three from Debian: only ICU and its tools are left.
+      expect(standard.interpreter.packages.sort()).toEqual(['icu', 'icu-tools']);
+      // libxml2 links the layer's zlib: no stage installs Debian's.
+      for (const d of standard.dependencies) expect(d.packages, d.name).not.toContain('zlib');
+      expect(standard.dependencies.find((d) => d.name === 'libxml2')!.args).toEqual(
+        expect.arrayContaining(['--without-python', '--without-lzma', '--without-icu', '--with-zlib']),
+      );
+      expect(standard.dependencies.find((d) => d.name === 'sqlite3')!.packages).toEqual(['tcl']);
+      expect(standard.dependencies.find((d) => d.name === 'oniguruma')!.packages).toEqual(['autoconf', 'automake', 'libtool']);
+    },
+  );
+
+  it('php 7.3 standard keeps the platform libxml2, SQLite and Oniguruma packages (it bundles SQLite and Oniguruma and finds libxml2 by xml2-config in /usr)', () => {
+    const spec = resolve('php@7.3', { ...portable(), profile: 'standard' });
+    expect(deps(spec).map((d) => d.split('@')[0])).toEqual(['zlib', 'openssl', 'curl']);
+    expect(spec.interpreter.packages).toEqual(expect.arrayContaining(['libxml2', 'sqlite3', 'icu', 'icu-tools']));
+  });
+
+  it('the other platforms never build them: debian-bookworm, al2023 and debian-bullseye standard install the packages', () => {
+    for (const name of ['debian-bookworm', 'debian-bullseye', 'al2023', 'al2']) {
+      const spec = resolve('php@8.2.32', { platform: catalog.platforms.get(name), profile: 'standard' });
+      expect(spec.dependencies.map((d) => d.name), name).toEqual(['openssl', 'curl']);
+      expect(spec.interpreter.packages, name).toEqual(expect.arrayContaining(['zlib', 'libxml2', 'sqlite3', 'oniguruma', 'icu', 'icu-tools']));
+    }
+  });
+
+  it('ICU stays the build distro package on the portable platform, by a named rule that says why', () => {
+    const spec = resolve('php@8.2.32', { ...portable(), profile: 'standard' });
+    const rule = spec.interpreter.rules.find((r) => r.name === 'icu-from-the-build-distro-package-on-portable');
+    expect(rule?.reason).toMatch(/manifest/);
+    expect(rule?.reason).toMatch(/libstdc\+\+/);
+    expect(spec.interpreter.rules.map((r) => r.name)).toContain('icu-data-without-charset-tables');
+    // Only there, and only for the profile that builds intl.
+    expect(resolve('php@8.2.32', portable()).interpreter.rules.map((r) => r.name)).not.toContain(rule!.name);
+    expect(resolve('php@8.2.32', { platform: catalog.platforms.get('debian-bookworm'), profile: 'standard' }).interpreter.rules.map((r) => r.name)).not.toContain(
+      rule!.name,
+    );
+  });
+
+  it('--with libxml2@VERSION is refused for a profile or PHP version that does not build it, saying which would', () => {
+    expect(resolve('php@8.2.32', { ...portable(), profile: 'standard', with: ['libxml2@2.9.14'] }).dependencies[3]!.pairing.overridden).toBe(true);
+    expect(() => resolve('php@8.2.32', { ...portable(), with: ['libxml2@2.9.14'] })).toThrow(
+      '--with libxml2@2.9.14: php builds libxml2 only for profile standard, not minimal (drop --with libxml2, or build with --profile standard)',
+    );
+    expect(() => resolve('php@7.3', { ...portable(), profile: 'standard', with: ['sqlite3@3.46.1'] })).toThrow(
+      '--with sqlite3@3.46.1: php builds sqlite3 only for php >=7.4.0, not php 7.3.33 (drop --with sqlite3, or build another php version)',
+    );
+    expect(() => resolve('php@8.2.32', { profile: 'standard', with: ['oniguruma@6.9.9'] })).toThrow(
+      '--with oniguruma@6.9.9: php builds oniguruma only on platforms with library policy glibc-only; platform al2 uses its own (drop --with oniguruma, or build for such a platform)',
+    );
   });
 
   it('nowhere else: the other platforms keep their own zlib package', () => {
@@ -416,10 +486,6 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     const spec = resolve('php@7.4', portable());
     expect(spec.interpreter.packages).not.toContain('zlib');
     for (const d of spec.dependencies) expect(d.packages, d.name).not.toContain('zlib');
-    // Other packages stay: standard still installs libxml2, sqlite3, icu from the platform.
-    expect(resolve('php@8.2', { ...portable(), profile: 'standard' }).interpreter.packages).toEqual(
-      expect.arrayContaining(['libxml2', 'sqlite3', 'icu', 'oniguruma', 'icu-tools']),
-    );
   });
 
   it('the zlib source is a pinned Debian repack, saying so', () => {

@@ -36,9 +36,10 @@ async function loadError(files: Record<string, string | Json>): Promise<{ err: E
 
 describe('RecipeRegistry.load: broken recipes name the file and the field path', () => {
   it('accepts unchanged copies of the real recipes', async () => {
-    const dir = dirWith({ 'php.json': real('php'), 'lua.json': real('lua'), 'openssl.json': real('openssl'), 'curl.json': real('curl'), 'zlib.json': real('zlib') });
+    const names = ['php', 'lua', 'openssl', 'curl', 'zlib', 'libxml2', 'sqlite3', 'oniguruma'];
+    const dir = dirWith(Object.fromEntries(names.map((n) => [`${n}.json`, real(n)])));
     const reg = await RecipeRegistry.load([dir]);
-    expect(reg.list().map((l) => l.recipe.name)).toEqual(['curl', 'lua', 'openssl', 'php', 'zlib']);
+    expect(reg.list().map((l) => l.recipe.name)).toEqual(['curl', 'libxml2', 'lua', 'oniguruma', 'openssl', 'php', 'sqlite3', 'zlib']);
     expect(reg.get('php').file).toBe(path.join(dir, 'php.json'));
   });
 
@@ -107,6 +108,20 @@ describe('RecipeRegistry.load: broken recipes name the file and the field path',
     const file = path.join(dir, 'php.json');
     expect(err.message).toContain(`${file}: dependencies[0].libraryPolicies[0]: `);
     expect(err.message).toContain(`${file}: rules[0].libraryPolicies: `);
+  });
+
+  it('a dependency limited to an unknown profile, to none, or to a bad version range → its field path', async () => {
+    const php = real('php');
+    const i = php.dependencies.findIndex((d: Json) => d.name === 'libxml2');
+    expect(php.dependencies[i].profiles).toEqual(['standard']);
+    php.dependencies[i].profiles = ['standrad'];
+    php.dependencies[0].profiles = [];
+    php.dependencies[1].when = 'php 7.4';
+    const { err, dir } = await loadError({ 'php.json': php });
+    const file = path.join(dir, 'php.json');
+    expect(err.message).toContain(`${file}: dependencies[${i}].profiles: unknown profile 'standrad'`);
+    expect(err.message).toContain(`${file}: dependencies[0].profiles: `);
+    expect(err.message).toContain(`${file}: dependencies[1].when: must be a semver range`);
   });
 
   it('unknown profile in a smoke check → smoke.checks[N].profiles', async () => {

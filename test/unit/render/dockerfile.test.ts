@@ -3,6 +3,7 @@ import { UserError } from '../../../src/errors.js';
 import { TOOL_NAME, TOOL_VERSION } from '../../../src/paths.js';
 import { loadCatalog, type Catalog } from '../../../src/pipeline/prepare.js';
 import { resolveBuild, type BuildSpec } from '../../../src/recipes/resolve.js';
+import { chooseBuildMethod } from '../../../src/pipeline/build-method.js';
 import { PREFIX, renderBuild, type RenderedBuild } from '../../../src/render/dockerfile.js';
 
 /**
@@ -292,7 +293,7 @@ describe('Dockerfile structure', () => {
 
 describe('the portable platform (al2023-portable)', () => {
   it('builds zlib from its pinned source right after the toolchain, then OpenSSL, curl and the interpreter on top', () => {
-    for (const profile of ['minimal', 'standard']) {
+    for (const profile of ['minimal']) {
       const r = render('php@7.4', 'al2023-portable', profile);
       expect(r.stages).toEqual(['toolchain', 'dep-zlib', 'dep-openssl', 'dep-curl', 'interpreter']);
       expect(r.dockerfile.split('\n').filter((l) => l.startsWith('FROM '))).toEqual([
@@ -310,6 +311,44 @@ describe('the portable platform (al2023-portable)', () => {
           '    sh /usr/src/lrb/scripts/build-autotools.sh\n',
       );
     }
+  });
+
+  it('standard builds libxml2, SQLite and Oniguruma in stages of their own after curl; the stages before are minimal\'s, byte for byte', () => {
+    for (const version of ['7.4.33', '8.2.32', '8.5.9']) {
+      const minimal = render(`php@${version}`, 'al2023-portable', 'minimal');
+      const standard = render(`php@${version}`, 'al2023-portable', 'standard');
+      expect(standard.stages).toEqual(['toolchain', 'dep-zlib', 'dep-openssl', 'dep-curl', 'dep-libxml2', 'dep-sqlite3', 'dep-oniguruma', 'interpreter']);
+      const upTo = (d: string, name: string) => d.slice(d.indexOf('\nFROM toolchain AS dep-zlib'), d.indexOf(`\nFROM ${name} AS `));
+      expect(upTo(standard.dockerfile, 'dep-curl'), version).toBe(upTo(minimal.dockerfile, 'dep-curl'));
+      // The interpreter installs only ICU from Debian (rule icu-from-the-build-distro-package-on-portable).
+      expect(stage(standard.dockerfile, 'interpreter'), version).toContain('apt-get install -y --no-install-recommends icu-devtools libicu-dev \\\n');
+      for (const pkg of ['libxml2-dev', 'libsqlite3-dev', 'libonig-dev', 'liblzma-dev', 'zlib1g-dev']) expect(standard.dockerfile, `${version} ${pkg}`).not.toContain(pkg);
+      // Build tools in the stage that needs them: tclsh for SQLite's amalgamation, autotools for Oniguruma's tag archive.
+      expect(stage(standard.dockerfile, 'dep-sqlite3')).toContain('apt-get install -y --no-install-recommends tcl \\\n');
+      expect(stage(standard.dockerfile, 'dep-oniguruma')).toContain('apt-get install -y --no-install-recommends autoconf automake libtool \\\n');
+      expect(stage(standard.dockerfile, 'dep-libxml2')).not.toContain('apt-get');
+      expect(stage(standard.dockerfile, 'dep-libxml2')).toContain('    --without-python --without-lzma --without-icu --with-zlib --without-readline --disable-static\n');
+      // finalize also drops what the libraries install for developers; minimal's prune list is unchanged.
+      const finalize = (d: string) => d.trimEnd().split('\n').at(-1)!;
+      expect(finalize(standard.dockerfile)).toBe(`${finalize(minimal.dockerfile)} bin/xmllint bin/xmlcatalog bin/xml2-config lib/xml2Conf.sh bin/sqlite3 bin/onig-config`);
+      expect(minimal.dockerfile).not.toMatch(/libxml2|sqlite3|oniguruma|onig-config/);
+    }
+  });
+
+  it('cross-built for arm64, their build tools are the build machine\'s (tcl, autotools), not :arm64 packages', () => {
+    const platform = catalog.platforms.get('al2023-portable');
+    const method = chooseBuildMethod({ platform, arch: 'arm64', engineArch: 'x86_64', emulate: false, crossToolchain: catalog.platforms.crossToolchain(platform) });
+    const s = resolveBuild(catalog.recipes, 'php@8.2.32', { platform, arch: 'arm64', profile: 'standard', buildMethod: 'cross' });
+    const d = renderBuild(s, catalog.templates, method).dockerfile;
+    expect(stage(d, 'dep-sqlite3')).toContain('--no-install-recommends tcl \\\n');
+    expect(stage(d, 'dep-oniguruma')).toContain('--no-install-recommends autoconf automake libtool \\\n');
+    expect(stage(d, 'interpreter')).toContain('--no-install-recommends icu-devtools libicu-dev:arm64 \\\n');
+  });
+
+  it('the three libraries are portable-only: debian-bookworm standard installs Debian\'s -dev packages as before', () => {
+    const d = render('php@8.2.33', 'debian-bookworm', 'standard');
+    expect(d.stages).toEqual(['toolchain', 'dep-openssl', 'dep-curl', 'interpreter']);
+    for (const pkg of ['libxml2-dev', 'libsqlite3-dev', 'libonig-dev', 'libicu-dev']) expect(stage(d.dockerfile, 'interpreter')).toContain(pkg);
   });
 
   it("never installs Debian's zlib: curl and PHP link the built one", () => {

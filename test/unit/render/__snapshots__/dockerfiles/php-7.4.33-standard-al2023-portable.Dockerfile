@@ -26,9 +26,36 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-7.88.1.tar.gz LRB_PREFIX=/opt LRB_VERSI
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --with-openssl=/opt --with-zlib --enable-shared --disable-static --disable-ldap --disable-ldaps --disable-manual --without-libpsl --without-brotli --without-zstd --without-nghttp2 --without-libidn2 --without-librtmp --without-libssh2 --with-ca-bundle=/opt/ssl/cert.pem
 
-FROM dep-curl AS interpreter
+FROM dep-curl AS dep-libxml2
+COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
+COPY sources/libxml2_2.9.14+dfsg.orig.tar.xz /usr/src/lrb/sources/
+RUN LRB_SOURCE=/usr/src/lrb/sources/libxml2_2.9.14+dfsg.orig.tar.xz LRB_PREFIX=/opt LRB_VERSION=2.9.14 \
+    sh /usr/src/lrb/scripts/build-autotools.sh \
+    --without-python --without-lzma --without-icu --with-zlib --without-readline --disable-static
+
+FROM dep-libxml2 AS dep-sqlite3
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libonig-dev icu-devtools libxml2-dev libsqlite3-dev libicu-dev \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tcl \
+ && rm -rf /var/lib/apt/lists/*
+COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
+COPY sources/sqlite3_3.46.1.orig.tar.xz /usr/src/lrb/sources/
+RUN LRB_SOURCE=/usr/src/lrb/sources/sqlite3_3.46.1.orig.tar.xz LRB_PREFIX=/opt LRB_VERSION=3.46.1 \
+    sh /usr/src/lrb/scripts/build-autotools.sh \
+    --disable-static --disable-tcl --disable-readline --enable-fts3 --enable-fts4 --enable-fts5 --enable-rtree 'CFLAGS=-O2 -DSQLITE_ENABLE_COLUMN_METADATA=1'
+
+FROM dep-sqlite3 AS dep-oniguruma
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends autoconf automake libtool \
+ && rm -rf /var/lib/apt/lists/*
+COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
+COPY sources/oniguruma-6.9.9.tar.gz /usr/src/lrb/sources/
+RUN LRB_SOURCE=/usr/src/lrb/sources/oniguruma-6.9.9.tar.gz LRB_PREFIX=/opt LRB_VERSION=6.9.9 \
+    sh /usr/src/lrb/scripts/build-autotools.sh \
+    --disable-static
+
+FROM dep-oniguruma AS interpreter
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends icu-devtools libicu-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-7.4.33.tar.xz /usr/src/lrb/sources/
@@ -42,4 +69,4 @@ RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/write-ini.sh etc/php/conf.d/10-opcac
 COPY scripts/trim-icu-data.sh /usr/src/lrb/scripts/
 RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/trim-icu-data.sh '*.cnv'
 COPY scripts/finalize.sh /usr/src/lrb/scripts/
-RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake
+RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake bin/xmllint bin/xmlcatalog bin/xml2-config lib/xml2Conf.sh bin/sqlite3 bin/onig-config
