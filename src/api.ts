@@ -29,8 +29,13 @@ export interface BuildRuntimeOptions {
   engineArch?: string;
   profile?: string;
   with?: string[];
-  /** `--ext redis --ext apcu`: extensions built into each target's layer. */
+  /** `--ext redis --ext apcu`: extensions built into each target's layer (with `for`: into the runtime layer it names). */
   extensions?: string[];
+  /**
+   * `--for php@8.2.32`: the targets are extensions (`php-ext-redis@6`), each built as a layer of its
+   * own for that runtime layer (the same `profile`, `with` and `extensions` describe it).
+   */
+  for?: string;
   outDir?: string;
   cacheDir?: string;
   mirrors?: string[];
@@ -99,6 +104,7 @@ export async function planRuntimes(o: BuildRuntimeOptions): Promise<PreparedBuil
         ...(o.profile ? { profile: o.profile } : {}),
         ...(o.with ? { with: o.with } : {}),
         ...(o.extensions?.length ? { extensions: o.extensions } : {}),
+        ...(o.for !== undefined ? { for: o.for } : {}),
         outDir: d.outDir,
         mirrors: d.mirrors,
         ...(o.debianBase ? { debianBase: o.debianBase } : {}),

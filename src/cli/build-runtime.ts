@@ -86,7 +86,8 @@ const program = new Command()
   .option('--emulate', 'build a foreign arch under QEMU even where it can be cross-compiled (several times slower)')
   .option('--profile <name>', `extension profile of the recipe (${profileHelp})`, once('--profile'), DEFAULT_PROFILE)
   .option('--with <name@version>', 'pin a dependency, e.g. --with openssl@1.0.1k (repeatable)', collect, [])
-  .option('--ext <name[@version]>', `build an extension into the layer, against the target's own interpreter, e.g. --ext redis (repeatable; ${extensionHelp})`, collect, [])
+  .option('--ext <name[@version]>', `build an extension into the layer, against the target's own interpreter, e.g. --ext redis (repeatable; ${extensionHelp}); with --for: those built into the layer it is for`, collect, [])
+  .option('--for <name@version>', 'build extension targets (php-ext-redis@6) as layers of their own for this runtime layer, e.g. --for php@8.2.32 (with the same --profile, --with and --ext as that layer)', once('--for'))
   .option('-o, --out <dir>', 'output directory for zips, manifests and logs', once('--out'), 'dist')
   .option('--cache-dir <dir>', 'where verified sources are cached', once('--cache-dir'), defaultCacheDir())
   .option('--mirror <base-url>', 'extra place to fetch sources from, tried as <base-url>/<file> (repeatable; http(s)/file URL or directory)', collect, [])
@@ -110,6 +111,7 @@ Examples:
   npm run build-runtime php@7.3                                  default platform ${DEFAULT_PLATFORM} (needs Amazon Linux images)
   npm run build-runtime -- php@7.4 --platform debian-bookworm   local proof only, from Debian's mirror
   npm run build-runtime -- php@7.4 --dry-run --json              show the plan as JSON
+  npm run build-runtime -- php-ext-redis@6 --for php@8.2.32 --platform al2023-portable  redis as a layer for that php layer
   npm run build-runtime -- --list
 
 Exit status: 0 built or up to date; 1 a build step failed; 2 bad input; 130 interrupted.`,
@@ -150,6 +152,7 @@ interface CliOptions {
   profile: string;
   with: string[];
   ext: string[];
+  for?: string;
   out: string;
   cacheDir: string;
   mirror: string[];
@@ -210,6 +213,7 @@ program.action(async (targets: string[], o: CliOptions) => {
     profile: o.profile,
     with: o.with,
     extensions: o.ext,
+    ...(o.for !== undefined ? { for: o.for } : {}),
     outDir: o.out,
     cacheDir: o.cacheDir,
     mirrors: o.mirror,
@@ -251,7 +255,8 @@ program.action(async (targets: string[], o: CliOptions) => {
         `  sha256 ${r.zipSha256}\n` +
         `  size   ${r.zippedBytes} bytes zipped, ${r.unzippedBytes} bytes unzipped (${((r.unzippedBytes / LAMBDA_MAX_UNZIPPED_BYTES) * 100).toFixed(1)}% of Lambda's 250 MB)\n` +
         (r.smoke ? `  smoke  ${r.smoke.output.split('\n')[0]}\n` : '') +
-        (r.extensions.length ? `  extensions ${r.extensions.join(', ')}\n` : '') +
+        (r.extensions.length ? `  ${r.for ? 'extension' : 'extensions'} ${r.extensions.join(', ')}\n` : '') +
+        (r.for ? `  for    ${r.for.zip} (inputs ${r.for.inputsHash.slice(0, 12)}): extract that layer first, this one over it\n` : '') +
         (r.fromPackages.length ? `  from platform packages (not pinned sources): ${r.fromPackages.map((p) => `${p.package} ${p.version}`).filter((x, i, all) => all.indexOf(x) === i).join(', ')}\n` : '') +
         `  manifest ${r.manifest}\n` +
         (r.status === 'built' ? `  took   ${(r.durationMs / 1000).toFixed(1)} s; log ${r.log}\n` : '') +

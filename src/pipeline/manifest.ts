@@ -1,6 +1,28 @@
 import type { SizeReport } from '../layer/size.js';
 import type { BuildMethod } from './build-method.js';
 
+/** What a layer is: an interpreter's runtime layer, or an extension layer that goes over one (`--for`). */
+export type LayerKind = 'runtime-layer' | 'extension-layer';
+
+/**
+ * The runtime layer an extension layer is for (`php-ext-redis@6 --for php@8.2.32`): what it was
+ * built against, and what `invoke` checks the layer given before it by.
+ */
+export interface RuntimeLayerRef {
+  /** The interpreter recipe, version and profile of that layer. */
+  name: string;
+  version: string;
+  profile: string;
+  /** The extensions built into that layer (`--ext`), by short name. */
+  extensions: string[];
+  platform: string;
+  arch: string;
+  /** The file name build-runtime gives that layer's zip. */
+  zip: string;
+  /** That layer's inputs hash (its manifest's `inputsHash`): an extension layer goes over that build only. */
+  inputsHash: string;
+}
+
 /** What the build wrote beside each zip (`<zip>.json`) and what a run reports per target. */
 export interface SmokeResult {
   command: string[];
@@ -22,8 +44,10 @@ export interface BuildResult {
   durationMs: number;
   warnings: string[];
   smoke?: SmokeResult;
-  /** Extensions built into the layer, as `redis 6.2.0`. */
+  /** Extensions built into the layer, as `redis 6.2.0` (an extension layer: the one it holds). */
   extensions: string[];
+  /** An extension layer: the runtime layer it goes over. */
+  for?: RuntimeLayerRef;
   /** Libraries bundled from the build distro's packages (not from pinned sources), with package and version. */
   fromPackages: { soname: string; package: string; version: string }[];
   size?: SizeReport;
@@ -31,6 +55,11 @@ export interface BuildResult {
 
 export interface Manifest {
   tool: { name: string; version: string };
+  /** Absent in manifests from before extension layers: a runtime layer. */
+  kind?: LayerKind;
+  /** An extension layer: the runtime layer it was built for, and goes over. */
+  for?: RuntimeLayerRef;
+  /** An extension layer: the extension's recipe (its profile: that of the runtime layer it is for). */
   recipe: {
     name: string;
     version: string;

@@ -10,6 +10,8 @@ import { STEPS } from './steps/index.js';
 import type { Platform } from '../recipes/schema.js';
 import { libraryDirs } from '../platforms/registry.js';
 import { chooseBuildMethod, describeBuildMethod, type BuildMethod, type BuildMethodChoice } from './build-method.js';
+import type { LayerKind, RuntimeLayerRef } from './manifest.js';
+import { extensionLayerBaseName, runtimeLayerRef } from './extension-layer.js';
 
 /** The steps of a layer build, in order (titles live with the step objects, `steps/index.ts`). */
 export const STEP_NAMES = [
@@ -52,9 +54,15 @@ export interface RuntimeFileDigest {
 
 export interface BuildPlan {
   target: string;
+  /** A runtime layer, or an extension layer (`--for`) that goes over the runtime layer `for` names. */
+  kind: LayerKind;
+  /** The recipe of what the layer holds: the interpreter, or an extension layer's extension. */
   name: string;
   version: string;
+  /** The interpreter's profile (an extension layer: that of the runtime layer it is for). */
   profile: string;
+  /** An extension layer: the runtime layer it is built for. */
+  for?: RuntimeLayerRef;
   platform: string;
   arch: string;
   /** How the arch is built: native, cross-compiled, or emulated under QEMU (see build-method.ts). */
@@ -63,7 +71,10 @@ export interface BuildPlan {
   lambdaRuntime: string | null;
   glibc: string;
   dependencies: { name: string; version: string; rule: string; reason: string; overridden: boolean }[];
-  /** Extensions built into the layer (`--ext`), in build and load order. */
+  /**
+   * Extensions built into the image (`--ext`), in build and load order; an extension layer's image
+   * also has the runtime layer's, before its own.
+   */
   extensions: PlannedExtension[];
   rules: { component: string; name: string; reason: string }[];
   sources: PlannedSource[];
@@ -92,6 +103,8 @@ export interface PlanOptions {
   /** The files smoke checks run (`smoke.checks[].script`): they decide whether a layer passes. */
   checkScripts: RuntimeFileDigest[];
   scriptDigests: Record<string, string>;
+  /** An extension layer: the plan of the runtime layer it is for (its name and inputs hash). */
+  runtimeLayer?: BuildPlan;
   /** Sonames always bundled on deployable platforms (present in the public images, absent on Lambda). */
   notOnLambda: readonly string[];
   today: string;
@@ -141,14 +154,43 @@ export function nativeMethod(spec: Pick<BuildSpec, 'platform' | 'arch'>): BuildM
   return chooseBuildMethod({ platform: spec.platform, arch: spec.arch, engineArch: spec.arch, emulate: false, crossToolchain: undefined });
 }
 
+/**
+ * What a plan's layer is and is named: the interpreter's runtime layer, or an extension layer named
+ * after the runtime layer it is for (whose inputs hash is then one of its own inputs).
+ */
+function layerIdentity(spec: BuildSpec, runtime: BuildPlan | undefined) {
+  const { interpreter } = spec;
+  const layer = spec.extensionLayer;
+  if (!layer) {
+    const warnings = spec.target.includes('@')
+      ? []
+      : [`${spec.target} names no version: building the newest pinned one, ${interpreter.name}@${interpreter.version} (write ${interpreter.name}@${interpreter.version} to pin it)`];
+    return { kind: 'runtime-layer' as const, name: interpreter.name, version: interpreter.version, base: artifactBaseName(spec), warnings };
+  }
+  if (!runtime) throw new Error(`${spec.target}: an extension layer is planned with the plan of the runtime layer it is for`);
+  const { extension: ext } = layer;
+  const warnings = [
+    ...(spec.target.includes('@')
+      ? []
+      : [`${spec.target} names no version: building the newest pinned one for ${interpreter.name} ${interpreter.version}, ${ext.name}@${ext.version} (write ${ext.name}@${ext.version} to pin it)`]),
+    // An extension layer fits one php build: say which, unless --for named it exactly.
+    ...(layer.for === `${interpreter.name}@${interpreter.version}`
+      ? []
+      : [`--for ${layer.for} names no exact version: building for ${interpreter.name}@${interpreter.version} (write --for ${interpreter.name}@${interpreter.version} to pin it)`]),
+  ];
+  const ref = runtimeLayerRef(runtime);
+  return { kind: 'extension-layer' as const, name: ext.name, version: ext.version, base: extensionLayerBaseName(ext, runtime.output.zip), for: ref, warnings };
+}
+
 /** Decide everything up front; nothing here touches Docker, the network or the output dir. */
 export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOptions): BuildPlan {
   const { interpreter, platform } = spec;
+  const layer = layerIdentity(spec, opts.runtimeLayer);
   const method = opts.method ?? nativeMethod(spec);
   // Native builds hash as they did before build methods existed: their images and layers stay current.
   const methodFacts = method.method === 'native' ? {} : { buildMethod: method.method, buildPlatform: method.buildPlatform ?? null };
   const images = { build: method.buildImage, runtime: method.runtimeImage };
-  const base = artifactBaseName(spec);
+  const base = layer.base;
   const components = buildComponents(spec);
   const sources = components.flatMap((c) =>
     c.sources.map((s) => ({ component: `${c.name}@${c.version}`, name: s.name, sha256: s.sha256, urls: opts.urlsFor(s) })),
@@ -177,20 +219,21 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
     ...(spec.extensions.length
       ? { extensions: spec.extensions.map((e) => ({ name: e.name, version: e.version, module: e.module, ini: e.ini, smoke: e.recipe.smoke, license: e.recipe.license })) }
       : {}),
+    // An extension layer: which extension it holds, and the runtime layer it names (rebuilt when that one changes).
+    ...(layer.for ? { extensionLayer: { extension: layer.name, for: layer.for.inputsHash } } : {}),
   });
-  const warnings = [...lifecycleWarnings(platform, opts.today), ...method.warnings];
-  if (!spec.target.includes('@')) {
-    warnings.push(`${spec.target} names no version: building the newest pinned one, ${interpreter.name}@${interpreter.version} (write ${interpreter.name}@${interpreter.version} to pin it)`);
-  }
+  const warnings = [...lifecycleWarnings(platform, opts.today), ...method.warnings, ...layer.warnings];
   if (!platform.deployable) {
     warnings.push(`platform ${platform.name} is for local verification only: the layer is not meant for Lambda (use al2023 or al2 to deploy)`);
   }
   const zip = path.join(opts.outDir, `${base}.zip`);
   return {
     target: spec.target,
-    name: interpreter.name,
-    version: interpreter.version,
+    kind: layer.kind,
+    name: layer.name,
+    version: layer.version,
     profile: interpreter.profile,
+    ...(layer.for ? { for: layer.for } : {}),
     platform: platform.name,
     arch: spec.arch,
     buildMethod: { method: method.method, engineArch: method.engineArch, reason: method.reason },
@@ -210,7 +253,8 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
     images: {
       ...images,
       // A cross-built and an emulated image of one target differ: each keeps its own tag.
-      // Extensions join the profile with dots (a tag cannot hold `+`), so each set keeps its own image.
+      // Extensions join the profile with dots (a tag cannot hold `+`), so each set keeps its own image;
+      // an extension layer's image is that of its runtime layer with the extension built in.
       tag: `lambda-runtime-builder/${interpreter.name}:${interpreter.version}-${[interpreter.profile, ...extensionNames(spec)].join('.')}-${platform.name}-${spec.arch}${method.method === 'native' ? '' : `-${method.method}`}`,
     },
     ...(method.makeImages ? { makeImages: method.makeImages } : {}),
@@ -227,7 +271,10 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
 /** The plan as a person reads it (`--dry-run`). */
 export function formatPlan(plan: BuildPlan): string {
   const lines = [
-    `${plan.target} → ${plan.name} ${plan.version} (profile ${plan.profile})`,
+    plan.for
+      ? `${plan.target} → ${plan.name} ${plan.version}, an extension layer for ${plan.for.name} ${plan.for.version} (profile ${plan.profile})`
+      : `${plan.target} → ${plan.name} ${plan.version} (profile ${plan.profile})`,
+    ...(plan.for ? [`  for        ${plan.for.zip} (inputs ${plan.for.inputsHash}): extracted first, this layer over it`] : []),
     `  platform   ${plan.platform} (${plan.arch}), glibc ${plan.glibc}, ` +
       (plan.deployable ? `Lambda runtime ${plan.lambdaRuntime}` : 'not deployable (local verification only)'),
     `  images     build ${plan.images.build}; runtime ${plan.images.runtime}; tag ${plan.images.tag}`,
@@ -236,9 +283,12 @@ export function formatPlan(plan: BuildPlan): string {
   for (const d of plan.dependencies) {
     lines.push(`  with       ${d.name} ${d.version}${d.overridden ? ' (--with)' : ''}: rule ${d.rule}: ${d.reason}`);
   }
+  const interpreter = plan.for?.name ?? plan.name;
   for (const e of plan.extensions) {
+    // An extension layer's image has the runtime layer's extensions too: say which one the layer holds.
+    const where = plan.for ? (e.recipe === plan.name ? ' [this layer]' : ` [in ${plan.for.zip}]`) : '';
     lines.push(
-      `  extension  ${e.name} ${e.version} (${e.recipe}, supports ${plan.name} ${e.supports})${e.uses.length ? `, uses ${e.uses.join(', ')}` : ''}: ${e.ini.path}: ${e.ini.lines.join('; ')}`,
+      `  extension  ${e.name} ${e.version} (${e.recipe}, supports ${interpreter} ${e.supports})${e.uses.length ? `, uses ${e.uses.join(', ')}` : ''}: ${e.ini.path}: ${e.ini.lines.join('; ')}${where}`,
     );
   }
   for (const r of plan.rules) lines.push(`  rule       ${r.component}: ${r.name}: ${r.reason}`);

@@ -22,8 +22,10 @@ export interface PrepareOptions {
   emulate?: boolean;
   profile?: string;
   with?: readonly string[];
-  /** `--ext redis`: extensions built into the layer. */
+  /** `--ext redis`: extensions built into the layer (an extension layer: into the runtime layer it is for). */
   extensions?: readonly string[];
+  /** `--for php@8.2.32`: the target is an extension, built as a layer for that runtime layer. */
+  for?: string;
   outDir: string;
   mirrors: readonly string[];
   debianBase?: string;
@@ -105,7 +107,11 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.with ? { with: opts.with } : {}),
     ...(opts.extensions ? { extensions: opts.extensions } : {}),
+    ...(opts.for !== undefined ? { for: opts.for } : {}),
   });
+  // An extension layer is named after, and records, the runtime layer it is for: plan that one too.
+  const { for: _for, ...runtimeOpts } = opts;
+  const runtime = spec.extensionLayer ? await prepareTarget(catalog, spec.extensionLayer.for, runtimeOpts) : undefined;
   const rendered = renderBuild(spec, catalog.templates, method);
 
   const scriptPaths: Record<string, string> = {};
@@ -151,6 +157,7 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
     runtimeFiles: digestEntries(runtimeEntries),
     checkScripts: digestEntries(checkScripts),
     scriptDigests,
+    ...(runtime ? { runtimeLayer: runtime.plan } : {}),
     notOnLambda: catalog.platforms.notOnLambda,
     today: opts.today ?? new Date().toISOString().slice(0, 10),
   });

@@ -31,7 +31,14 @@ export interface StepOutputs {
     /** The bundled libraries, as `lib/<soname>` entries. */
     entries: LayerEntry[];
   };
-  assemble: { layer: LayerEntry[] };
+  assemble: {
+    /** What the zip holds: the whole `/opt`, or an extension layer's files only. */
+    layer: LayerEntry[];
+    /** An extension layer: the runtime layer it goes over, as this build has it (extracted first in the smoke test). */
+    beneath?: LayerEntry[];
+    /** Sonames of the bundled libraries in `layer`. */
+    bundled: string[];
+  };
   'smoke-test': SmokeResult;
   package: { zip: Buffer; sha256: string; /** the zip, written under a temporary name */ tempPath: string };
   'check-size': { size: SizeReport; warnings: string[] };

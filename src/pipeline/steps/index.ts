@@ -12,6 +12,7 @@ export const resolveStep: Step<'resolve'> = {
     const { plan } = ctx.prepared;
     ctx.log(`${plan.name} ${plan.version} (${plan.profile}) on ${plan.platform}/${plan.arch}`);
     for (const d of plan.dependencies) ctx.log(`with ${d.name} ${d.version}: ${d.rule}`);
+    if (plan.for) ctx.log(`an extension layer for ${plan.for.zip} (inputs ${plan.for.inputsHash})`);
     return { value: { warnings: [...plan.warnings] }, summary: `${plan.name} ${plan.version} on ${plan.platform}/${plan.arch}` };
   },
 };

@@ -6,6 +6,7 @@ import { mergeLayers } from '../../layer/entries.js';
 import { multiarchTriplet } from '../../platforms/registry.js';
 import { checkBudget, measure } from '../../layer/size.js';
 import { buildZip } from '../../layer/zip.js';
+import { splitExtensionLayer } from '../extension-layer.js';
 import { sha256Hex } from '../hash.js';
 import { describeFsError, ensureWritableDir, tempNameFor } from '../output-files.js';
 import type { Step } from '../step-types.js';
@@ -39,7 +40,18 @@ export const assemble: Step<'assemble'> = {
     }
     if (lines.length) throw new Error(`ELF checks failed:\n  ${lines.join('\n  ')}`);
     const policy = portable ? ', library policy glibc-only, no build-distro paths' : '';
-    return { value: { layer }, summary: `${layer.length} entries, ELF checks passed (glibc <= ${spec.platform.glibc}, ${spec.arch}${policy})` };
+    const checked = `ELF checks passed (glibc <= ${spec.platform.glibc}, ${spec.arch}${policy})`;
+    // Checked whole, as Lambda's /opt will be: an extension layer then keeps only what the extension adds.
+    if (spec.extensionLayer) {
+      const split = splitExtensionLayer(layer, spec.extensionLayer.extension, libs.bundle.bundle);
+      const held = split.layer.filter((e) => e.type === 'file').map((e) => e.path);
+      ctx.log(`extension layer: ${held.join(', ')}; the runtime layer beneath it: ${split.beneath.length} entries`);
+      return {
+        value: { layer: split.layer, beneath: split.beneath, bundled: split.libraries },
+        summary: `${layer.length} entries, ${checked}; the extension layer holds ${held.join(', ')}`,
+      };
+    }
+    return { value: { layer, bundled: libs.bundle.bundle.map((b) => b.soname) }, summary: `${layer.length} entries, ${checked}` };
   },
 };
 

@@ -5,6 +5,7 @@ import { sha256Hex } from '../hash.js';
 import type { BuildResult, Manifest } from '../manifest.js';
 import { describeFsError, tempNameFor } from '../output-files.js';
 import type { PreparedBuild } from '../prepare.js';
+import type { ResolvedExtension } from '../../recipes/resolve.js';
 import type { Step, StepContext } from '../step-types.js';
 
 /** Is the artifact on disk exactly what these inputs would produce? */
@@ -36,6 +37,7 @@ export function resultFromManifest(
     zippedBytes: manifest.zip.bytes,
     smoke: manifest.smoke,
     extensions: (manifest.extensions ?? []).map((e) => `${e.name} ${e.version}`),
+    ...(manifest.for ? { for: manifest.for } : {}),
     fromPackages: fromPackages(manifest),
     ...run,
   };
@@ -51,14 +53,41 @@ export function upToDateResult(prepared: PreparedBuild, manifest: Manifest): Bui
   return resultFromManifest(prepared, manifest, { status: 'up-to-date', durationMs: 0, warnings: prepared.plan.warnings });
 }
 
-/** The manifest of a completed build, from the plan and the steps' outputs. */
-export function makeManifest(ctx: Pick<StepContext, 'prepared' | 'output'>, durationMs: number, builtAt: string): Manifest {
-  const { plan, spec } = ctx.prepared;
-  const libs = ctx.output('bundle-libraries');
-  const zip = ctx.output('package');
-  const src = (s: { name: string; url: string; sha256: string }) => ({ name: s.name, url: s.url, sha256: s.sha256 });
+type Source = { name: string; url: string; sha256: string };
+const src = (s: Source): Source => ({ name: s.name, url: s.url, sha256: s.sha256 });
+
+/** An extension as a manifest lists it. */
+function extensionRecord(e: ResolvedExtension): NonNullable<Manifest['extensions']>[number] {
   return {
-    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    name: e.short,
+    recipe: e.name,
+    version: e.version,
+    module: e.module,
+    ...(e.recipe.license ? { license: e.recipe.license } : {}),
+    ini: e.ini,
+    rules: e.rules.map((r) => r.name),
+    sources: e.sources.map(src),
+  };
+}
+
+/**
+ * What the layer was built from: the interpreter with its dependencies and extensions, or, for an
+ * extension layer, the extension alone (the runtime layer it is for is named by `for`).
+ */
+function contents(spec: PreparedBuild['spec'], plan: PreparedBuild['plan']): Pick<Manifest, 'kind' | 'for' | 'recipe' | 'dependencies' | 'extensions'> {
+  const layer = spec.extensionLayer;
+  if (layer) {
+    const e = layer.extension;
+    return {
+      kind: 'extension-layer',
+      ...(plan.for ? { for: plan.for } : {}),
+      recipe: { name: e.name, version: e.version, profile: plan.profile, ...(e.recipe.license ? { license: e.recipe.license } : {}), sources: e.sources.map(src), rules: e.rules.map((r) => r.name) },
+      dependencies: [],
+      extensions: [extensionRecord(e)],
+    };
+  }
+  return {
+    kind: 'runtime-layer',
     recipe: {
       name: plan.name,
       version: plan.version,
@@ -68,26 +97,28 @@ export function makeManifest(ctx: Pick<StepContext, 'prepared' | 'output'>, dura
       rules: spec.interpreter.rules.map((r) => r.name),
     },
     dependencies: spec.dependencies.map((d) => ({ name: d.name, version: d.version, rule: d.pairing.name, overridden: d.pairing.overridden, sources: d.sources.map(src) })),
-    ...(spec.extensions.length
-      ? {
-          extensions: spec.extensions.map((e) => ({
-            name: e.short,
-            recipe: e.name,
-            version: e.version,
-            module: e.module,
-            ...(e.recipe.license ? { license: e.recipe.license } : {}),
-            ini: e.ini,
-            rules: e.rules.map((r) => r.name),
-            sources: e.sources.map(src),
-          })),
-        }
-      : {}),
+    ...(spec.extensions.length ? { extensions: spec.extensions.map(extensionRecord) } : {}),
+  };
+}
+
+/** The manifest of a completed build, from the plan and the steps' outputs. */
+export function makeManifest(ctx: Pick<StepContext, 'prepared' | 'output'>, durationMs: number, builtAt: string): Manifest {
+  const { plan, spec } = ctx.prepared;
+  const libs = ctx.output('bundle-libraries');
+  const { bundled } = ctx.output('assemble');
+  const zip = ctx.output('package');
+  return {
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    ...contents(spec, plan),
     libraries: {
-      builtFromSource: spec.dependencies.map((d) => ({ name: d.name, version: d.version })),
-      bundled: libs.bundle.bundle.map((b) => {
-        const owner = libs.packages.get(b.path);
-        return { soname: b.soname, from: b.path, ...(owner ? { package: owner.package, packageVersion: owner.version } : {}), neededBy: b.neededBy };
-      }),
+      // An extension layer builds no library from source: the runtime layer it goes over has them.
+      builtFromSource: spec.extensionLayer ? [] : spec.dependencies.map((d) => ({ name: d.name, version: d.version })),
+      bundled: libs.bundle.bundle
+        .filter((b) => bundled.includes(b.soname))
+        .map((b) => {
+          const owner = libs.packages.get(b.path);
+          return { soname: b.soname, from: b.path, ...(owner ? { package: owner.package, packageVersion: owner.version } : {}), neededBy: b.neededBy };
+        }),
       fromRuntimeImage: libs.bundle.provided,
     },
     platform: {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { withContainer } from '../../docker/engine.js';
 import type { Container, ExecResult } from '../../docker/types.js';
+import type { LayerEntry } from '../../layer/entries.js';
 import { LAMBDA_ENV, PREFIX } from '../../lambda.js';
 import { packTar } from '../../layer/tar.js';
 import { SCRIPT_PLACEHOLDER, type SmokeCheck } from '../../recipes/schema.js';
@@ -43,17 +44,23 @@ async function checkVersion(ctx: StepContext, c: Container, env: Env): Promise<S
   return { command: version.command, output: v.printed };
 }
 
-async function checkModules(ctx: StepContext, c: Container, env: Env): Promise<string[] | undefined> {
-  const { spec } = ctx.prepared;
-  const command = spec.interpreter.recipe.smoke!.modules?.command;
+/** The interpreter's module list (`php -m`), lower-cased; undefined when its recipe has no such command. */
+async function listModules(ctx: StepContext, c: Container, env: Env): Promise<string[] | undefined> {
+  const command = ctx.prepared.spec.interpreter.recipe.smoke!.modules?.command;
   if (!command) return undefined;
   const m = await exec(c, command, env);
   if (m.exitCode !== 0) throw new Error(`${command.join(' ')} exited ${m.exitCode}: ${m.printed}`);
-  const modules = m.stdout
+  return m.stdout
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('['))
     .map((l) => l.toLowerCase());
+}
+
+async function checkModules(ctx: StepContext, c: Container, env: Env): Promise<string[] | undefined> {
+  const { spec } = ctx.prepared;
+  const modules = await listModules(ctx, c, env);
+  if (!modules) return undefined;
   const profile = spec.interpreter.profileSpec;
   const absent = profile.mustLoad.filter((x) => !modules.includes(x.toLowerCase()));
   // An extension built in (--ext) must load, whatever the profile says.
@@ -70,9 +77,26 @@ async function checkModules(ctx: StepContext, c: Container, env: Env): Promise<s
   return modules;
 }
 
-/** The interpreter's checks, then each extension's, with the version of the recipe a check's `when` refers to. */
+/**
+ * The interpreter's checks, then each extension's, with the version of the recipe a check's `when`
+ * refers to. An extension layer runs its extension's only: the runtime layer passed its own when built.
+ */
 export function checksToRun(spec: BuildSpec): { check: SmokeCheck; version: string }[] {
-  return [spec.interpreter, ...spec.extensions].flatMap((c) => (c.recipe.smoke?.checks ?? []).map((check) => ({ check, version: c.version })));
+  const components = spec.extensionLayer ? [spec.extensionLayer.extension] : [spec.interpreter, ...spec.extensions];
+  return components.flatMap((c) => (c.recipe.smoke?.checks ?? []).map((check) => ({ check, version: c.version })));
+}
+
+/**
+ * An extension layer must be what makes its extension load: with only the runtime layer beneath it
+ * extracted, the interpreter must not list the module.
+ */
+async function checkAbsentBeneath(ctx: StepContext, c: Container, env: Env): Promise<void> {
+  const ext = ctx.prepared.spec.extensionLayer!.extension;
+  const modules = await listModules(ctx, c, env);
+  ctx.log(`without the extension layer: ${modules?.includes(ext.module) ? `${ext.module} loads` : `no ${ext.module}`}`);
+  if (modules?.includes(ext.module)) {
+    throw new Error(`${ext.module} loads from the runtime layer alone, without the extension layer: the layer's split of the build's /opt is wrong`);
+  }
 }
 
 async function behaviourChecks(ctx: StepContext, c: Container, env: Env): Promise<{ name: string; output: string }[]> {
@@ -101,15 +125,21 @@ export const smokeTest: Step<'smoke-test'> = {
   async run(ctx) {
     const { plan } = ctx.prepared;
     const env = { PATH: LAMBDA_ENV.PATH, LD_LIBRARY_PATH: LAMBDA_ENV.LD_LIBRARY_PATH };
-    const { layer } = ctx.output('assemble');
+    const { layer, beneath } = ctx.output('assemble');
     const { checkScripts } = ctx.prepared;
+    const opt = (entries: LayerEntry[]) => packTar(entries, { prefix: PREFIX.slice(1) });
     const value = await withContainer(ctx.engine, { image: plan.images.runtime, entrypoint: KEEP_ALIVE, cmd: [], env }, async (c) => {
-      await c.putArchive(packTar(layer, { prefix: PREFIX.slice(1) }), '/');
+      // An extension layer goes over its runtime layer, extracted first, as Lambda does.
+      await c.putArchive(opt(beneath ?? layer), '/');
       if (checkScripts.length) {
         const { dir, base } = path.posix.parse(CHECK_SCRIPTS_DIR);
         await c.putArchive(packTar(checkScripts, { prefix: base }), dir);
       }
       await c.start();
+      if (beneath) {
+        await checkAbsentBeneath(ctx, c, env);
+        await c.putArchive(opt(layer), '/');
+      }
       const result = await checkVersion(ctx, c, env);
       const modules = await checkModules(ctx, c, env);
       if (modules) result.modules = modules;

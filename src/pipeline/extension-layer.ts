@@ -1,0 +1,83 @@
+/**
+ * An extension layer's name, what it records of the runtime layer it is for, and its files (pure).
+ * Its build is the runtime layer's build with the extension built in (the same Dockerfile stages,
+ * so the same phpize and php-config); from that `/opt` the layer takes
+ * what the extension adds: its shared object in the interpreter's extension directory, its ini file
+ * in the scan dir, and the bundled libraries that nothing of the runtime layer needs. The rest is the
+ * runtime layer it goes over, as this build has it (the smoke test extracts that first).
+ */
+import path from 'node:path';
+import { ancestorPaths, DEFAULT_DIR_MODE, sortEntries, type LayerEntry } from '../layer/entries.js';
+import { PREFIX } from '../lambda.js';
+import type { ResolvedExtension } from '../recipes/resolve.js';
+import type { BundlePlan } from './libraries.js';
+import type { RuntimeLayerRef } from './manifest.js';
+import type { BuildPlan } from './plan.js';
+
+export interface ExtensionLayerSplit {
+  /** What the extension layer holds, with the directories above each file. */
+  layer: LayerEntry[];
+  /** Everything else: the runtime layer the extension layer goes over. */
+  beneath: LayerEntry[];
+  /** Sonames of the bundled libraries the extension layer carries. */
+  libraries: string[];
+}
+
+const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+
+/**
+ * `php-ext-redis-6.2.0-for-php-8.2.32-standard-al2023-portable-x86_64`: the extension and the full
+ * name of the runtime layer it is for (profile, its own extensions, platform, arch).
+ */
+export function extensionLayerBaseName(extension: { name: string; version: string }, runtimeZip: string): string {
+  return `${extension.name}-${extension.version}-for-${path.basename(runtimeZip, '.zip')}`;
+}
+
+/** What an extension layer's manifest says about the runtime layer it is for, from that layer's plan. */
+export function runtimeLayerRef(runtime: BuildPlan): RuntimeLayerRef {
+  return {
+    name: runtime.name,
+    version: runtime.version,
+    profile: runtime.profile,
+    extensions: runtime.extensions.map((e) => e.name),
+    platform: runtime.platform,
+    arch: runtime.arch,
+    zip: path.basename(runtime.output.zip),
+    inputsHash: runtime.inputsHash,
+  };
+}
+
+/**
+ * Split a build's assembled `/opt` into the extension layer and the runtime layer beneath it. A build
+ * whose `/opt` has no (or several) `<module>.so`, or lacks the extension's ini file, fails naming it.
+ */
+export function splitExtensionLayer(
+  full: readonly LayerEntry[],
+  ext: Pick<ResolvedExtension, 'short' | 'module' | 'ini'>,
+  bundled: BundlePlan['bundle'],
+): ExtensionLayerSplit {
+  const files = new Map(full.filter((e) => e.type === 'file').map((e) => [e.path, e]));
+  const objects = [...files.keys()].filter((p) => baseName(p) === `${ext.module}.so`);
+  if (objects.length !== 1) {
+    throw new Error(
+      `the extension layer of ${ext.short} takes its ${ext.module}.so from the build's ${PREFIX}, which has ${objects.length ? objects.join(', ') : 'none'}: expected exactly one, in the interpreter's extension directory`,
+    );
+  }
+  const object = objects[0]!;
+  if (!files.has(ext.ini.path)) throw new Error(`the extension layer of ${ext.short} needs its ini file ${ext.ini.path}, which the build's ${PREFIX} lacks`);
+  // Bundled libraries that only the extension's object needs (ldd lists every library a file loads).
+  const only = bundled.filter((b) => b.neededBy.every((f) => f === `${PREFIX}/${object}`));
+  const own = new Set([object, ext.ini.path]);
+  for (const b of only) {
+    const lib = `lib/${baseName(b.path)}`;
+    if (!files.has(lib)) throw new Error(`the bundled library ${b.soname} of ${ext.short} is not at ${lib} in the assembled layer`);
+    own.add(lib);
+  }
+  const dirs = new Map(full.filter((e) => e.type === 'directory').map((e) => [e.path, e]));
+  const above = new Set([...own].flatMap(ancestorPaths));
+  const layer = sortEntries([
+    ...[...above].map((d): LayerEntry => dirs.get(d) ?? { type: 'directory', path: d, mode: DEFAULT_DIR_MODE }),
+    ...[...own].map((p) => files.get(p)!),
+  ]);
+  return { layer, beneath: full.filter((e) => !own.has(e.path)), libraries: only.map((b) => b.soname) };
+}
