@@ -37,6 +37,11 @@ export interface LayerImage {
 
 export async function buildLayerImage(o: BuildLayerImageOptions): Promise<LayerImage> {
   const input = await readLayerInput(o.layer); // the zip must be the one the manifest describes
+  if (input.manifest.kind === 'extension-layer') {
+    throw new UserError(
+      `${input.manifestFile} is an extension layer (for ${input.manifest.for?.zip ?? 'a runtime layer'}), with no runtime of its own: make the image from a runtime layer that has the extension built in (--ext)`,
+    );
+  }
   const { runtimeImage } = input.manifest.platform;
   const { inputsHash } = input.manifest;
   if (!runtimeImage || inputsHash === undefined) throw new UserError(`${input.manifestFile} lacks platform.runtimeImage or inputsHash: rebuild the layer with this tool`);

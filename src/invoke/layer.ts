@@ -9,13 +9,20 @@ import type { LayerEntry } from '../layer/entries.js';
 import { packTar } from '../layer/tar.js';
 import { readZipEntries } from '../layer/zip.js';
 import { readDirEntries } from '../pipeline/local-files.js';
-import type { Manifest } from '../pipeline/manifest.js';
+import type { Manifest, RuntimeLayerRef } from '../pipeline/manifest.js';
 import type { PlatformRegistry } from '../platforms/registry.js';
 
-/** The part of a layer manifest (`<zip>.json`) that `invoke` uses. */
+/** The part of a layer manifest (`<zip>.json`) that `invoke` uses (read as is: any field may be missing). */
 export type LayerManifestInfo = {
   platform?: Partial<Manifest['platform']>;
   arch?: string;
+  /** Absent: a runtime layer (manifests from before extension layers). */
+  kind?: Manifest['kind'];
+  /** An extension layer: the runtime layer it was built for. */
+  for?: Partial<RuntimeLayerRef>;
+  inputsHash?: string;
+  recipe?: Partial<Pick<Manifest['recipe'], 'name' | 'version' | 'profile'>>;
+  extensions?: Partial<NonNullable<Manifest['extensions']>[number]>[];
 };
 
 /** Reads `<zip>.json` beside the zip; `undefined` when there is none. A broken one is an error. */

@@ -51,10 +51,50 @@ export function formatBudget(b: SizeBudget, name: (zip: string) => string = (z) 
   return `${parts.join(' + ')} = ${mb(b.totalBytes)} of ${b.limitBytes / MIB} MB unzipped`;
 }
 
+const hash12 = (h: string | undefined): string => (h ? h.slice(0, 12) : 'none recorded');
+
+/** The build-runtime command that makes `ext` (an extension layer's manifest) for the runtime layer `runtime`. */
+function rebuildCommand(ext: LayerManifestInfo, runtime: LayerManifestInfo): string {
+  const r = runtime.recipe ?? {};
+  const exts = (runtime.extensions ?? []).map((e) => ` --ext ${e.name}`).join('');
+  return (
+    `npm run build-runtime -- ${ext.recipe?.name}@${ext.recipe?.version} --for ${r.name}@${r.version} --profile ${r.profile}${exts}` +
+    ` --platform ${runtime.platform?.name} --arch ${runtime.arch}`
+  );
+}
+
+/**
+ * An extension layer goes over the runtime layer it was built for (its manifest's `for`): the nearest
+ * runtime layer given before it must be that very build, by inputs hash. Layers without a manifest are
+ * the user's own files and are passed over; with none before it, the extension layer is refused.
+ */
+export function checkExtensionLayers(layers: readonly LayerInput[]): void {
+  layers.forEach((l, i) => {
+    const m = l.manifest;
+    if (m?.kind !== 'extension-layer') return;
+    const wanted = m.for ?? {};
+    const what = `${l.zip} is an extension layer for ${wanted.zip ?? 'a runtime layer'} (inputs ${hash12(wanted.inputsHash)})`;
+    const runtime = layers
+      .slice(0, i)
+      .reverse()
+      .find((x) => x.manifest !== undefined && x.manifest.kind !== 'extension-layer');
+    if (!runtime) {
+      throw new UserError(`${what}, and no runtime layer with a manifest is given before it: give that layer first (--layer ${wanted.zip ?? 'RUNTIME.zip'} --layer ${l.zip})`);
+    }
+    const have = runtime.manifest!.inputsHash;
+    if (!wanted.inputsHash || have !== wanted.inputsHash) {
+      throw new UserError(
+        `${what}, not for ${runtime.zip} (inputs ${hash12(have)}), the runtime layer before it: give the layer it was built for, or build it for this one: ${rebuildCommand(m, runtime.manifest!)}`,
+      );
+    }
+  });
+}
+
 /**
  * Checks and merges the layers of one function. Each refusal is one line naming the layer(s) and
  * what to do: more than 5 layers, layers built for different platforms or architectures, two
- * layers whose paths conflict (a file where another has a directory), or over 250 MB in all.
+ * layers whose paths conflict (a file where another has a directory), an extension layer not over
+ * the runtime layer it was built for, or over 250 MB in all.
  */
 export function combineLayers(layers: readonly LayerInput[], functionEntries: readonly LayerEntry[]): CombinedLayers {
   if (layers.length === 0) throw new UserError('--layer is required, e.g. --layer dist/php-8.2.32-al2023-portable-x86_64.zip');
@@ -82,6 +122,7 @@ export function combineLayers(layers: readonly LayerInput[], functionEntries: re
       throw new UserError(`${l.zip} is built for ${arch(l)} but ${withArch[0]!.zip} for ${arch(withArch[0]!)}: the layers of one function must share an architecture`);
     }
   }
+  checkExtensionLayers(layers);
   let entries: LayerEntry[];
   try {
     entries = mergeLayers(...layers.map((l) => ({ name: l.zip, entries: l.entries })));

@@ -19,6 +19,8 @@ const manifestSchema = z.object({
   arch: z.string(),
   zip: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() }),
   inputsHash: z.string().optional(),
+  kind: z.enum(['runtime-layer', 'extension-layer']).optional(),
+  for: z.object({ name: z.string(), version: z.string(), zip: z.string() }).optional(),
 });
 
 export interface LayerInput {

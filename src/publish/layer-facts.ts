@@ -28,12 +28,19 @@ export type PublishManifest = Pick<Manifest, 'tool' | 'arch' | 'zip'> & {
   platform: Pick<Manifest['platform'], 'name' | 'deployable' | 'lambdaRuntime'> & { runtimeImage?: string | undefined };
   /** Read too, so that `image` needs no second pass over the manifest. */
   inputsHash?: string | undefined;
+  kind?: Manifest['kind'] | undefined;
+  /** An extension layer: the runtime layer it is for (its names say which PHP). */
+  for?: Pick<NonNullable<Manifest['for']>, 'name' | 'version' | 'zip'> | undefined;
 };
 
-/** Default layer name: `<recipe>-<version>-<platform>-<arch>` with the characters Lambda refuses as `-`. */
+/**
+ * Default layer name: `<recipe>-<version>-<platform>-<arch>` (an extension layer adds `-for-<interpreter>-<version>`)
+ * with the characters Lambda refuses as `-`.
+ */
 export function defaultLayerName(m: PublishManifest): string {
   const profile = m.recipe.profile && m.recipe.profile !== 'minimal' ? `-${m.recipe.profile}` : '';
-  return `${m.recipe.name}-${m.recipe.version}${profile}-${m.platform.name}-${m.arch}`.replace(/[^a-zA-Z0-9_-]/g, '-').slice(0, LAYER_LIMITS.layerName);
+  const forLayer = m.for ? `-for-${m.for.name}-${m.for.version}` : '';
+  return `${m.recipe.name}-${m.recipe.version}${forLayer}${profile}-${m.platform.name}-${m.arch}`.replace(/[^a-zA-Z0-9_-]/g, '-').slice(0, LAYER_LIMITS.layerName);
 }
 
 export function checkLayerName(name: string): string {
@@ -51,7 +58,8 @@ export function checkLayerName(name: string): string {
 export function layerDescription(m: PublishManifest): string {
   const sha = `sha256:${m.zip.sha256}`;
   const tool = `${m.tool.name} ${m.tool.version}`;
-  const what = `${m.recipe.name} ${m.recipe.version} (${m.recipe.profile}) ${m.platform.name} ${m.arch}`;
+  const forLayer = m.for ? ` for ${m.for.name} ${m.for.version}` : '';
+  const what = `${m.recipe.name} ${m.recipe.version}${forLayer} (${m.recipe.profile}) ${m.platform.name} ${m.arch}`;
   const full = `${what}; built by ${tool}; zip ${sha}`;
   if (full.length <= LAYER_LIMITS.description) return full;
   const fixed = `; built by ${tool}; zip ${sha}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/errors.js';
-import { combineLayers, formatBudget, sizeBudget, type LayerInput } from '../../../src/invoke/layers.js';
+import { checkExtensionLayers, combineLayers, formatBudget, sizeBudget, type LayerInput } from '../../../src/invoke/layers.js';
 import type { LayerEntry } from '../../../src/layer/entries.js';
 
 const file = (path: string, bytes: number | string, mode = 0o644): LayerEntry => ({
@@ -79,5 +79,74 @@ describe('combineLayers', () => {
     })();
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toMatch(/^the layers cannot be combined: .*clash\.zip.*php\.zip/);
+  });
+});
+
+describe('an extension layer goes over the runtime layer it was built for', () => {
+  const PHP_HASH = 'a'.repeat(64);
+  const OTHER_HASH = 'b'.repeat(64);
+  const runtime = (zip: string, inputsHash: string, extensions: string[] = []): LayerInput => ({
+    zip,
+    entries: php.entries,
+    manifest: {
+      kind: 'runtime-layer',
+      platform: { name: 'al2023-portable' },
+      arch: 'x86_64',
+      inputsHash,
+      recipe: { name: 'php', version: '8.2.32', profile: 'standard' },
+      extensions: extensions.map((name) => ({ name })),
+    },
+  });
+  const extLayer = (zip: string, recipe: string, module: string, forHash: string): LayerInput => ({
+    zip,
+    entries: [file(`lib/php/extensions/${module}.so`, 300), file(`etc/php/conf.d/20-${module}.ini`, `extension=${module}\n`)],
+    manifest: {
+      kind: 'extension-layer',
+      platform: { name: 'al2023-portable' },
+      arch: 'x86_64',
+      inputsHash: 'c'.repeat(64),
+      recipe: { name: recipe, version: '6.2.0', profile: 'standard' },
+      for: { name: 'php', version: '8.2.32', profile: 'standard', zip: 'php-8.2.32-standard-al2023-portable-x86_64.zip', inputsHash: forHash },
+    },
+  });
+  const redis = extLayer('redis.zip', 'php-ext-redis', 'redis', PHP_HASH);
+  const refusal = (layers: LayerInput[]): string => {
+    try {
+      combineLayers(layers, fn);
+    } catch (err) {
+      expect(err).toBeInstanceOf(UserError);
+      expect((err as Error).message).not.toContain('\n');
+      return (err as Error).message;
+    }
+    throw new Error('expected the layers to be refused');
+  };
+
+  it('is accepted over that build, also with a layer of your own between them and another extension layer after it', () => {
+    const mine: LayerInput = { zip: 'mine.zip', entries: [file('etc/php/conf.d/99-mine.ini', 'a=1\n')], manifest: undefined };
+    const apcu = extLayer('apcu.zip', 'php-ext-apcu', 'apcu', PHP_HASH);
+    const c = combineLayers([runtime('php.zip', PHP_HASH), mine, redis, apcu], fn);
+    expect(c.entries.map((e) => e.path)).toEqual(expect.arrayContaining(['bin/php', 'lib/php/extensions/redis.so', 'lib/php/extensions/apcu.so', 'etc/php/conf.d/99-mine.ini']));
+    expect(() => checkExtensionLayers([runtime('php.zip', PHP_HASH), redis])).not.toThrow();
+  });
+
+  it('is refused over another php build, in one line naming both, their inputs and the command that builds one for it', () => {
+    expect(refusal([runtime('php-other.zip', OTHER_HASH, ['apcu']), redis])).toBe(
+      'redis.zip is an extension layer for php-8.2.32-standard-al2023-portable-x86_64.zip (inputs aaaaaaaaaaaa), not for php-other.zip (inputs bbbbbbbbbbbb), the runtime layer before it: ' +
+        'give the layer it was built for, or build it for this one: npm run build-runtime -- php-ext-redis@6.2.0 --for php@8.2.32 --profile standard --ext apcu --platform al2023-portable --arch x86_64',
+    );
+  });
+
+  it('is judged against the nearest runtime layer before it, not any earlier one', () => {
+    expect(refusal([runtime('php.zip', PHP_HASH), runtime('php-other.zip', OTHER_HASH), redis])).toMatch(/^redis\.zip is an extension layer .* not for php-other\.zip/);
+  });
+
+  it('is refused with no runtime layer before it, or one whose manifest records no inputs hash', () => {
+    expect(refusal([redis, runtime('php.zip', PHP_HASH)])).toBe(
+      'redis.zip is an extension layer for php-8.2.32-standard-al2023-portable-x86_64.zip (inputs aaaaaaaaaaaa), and no runtime layer with a manifest is given before it: ' +
+        'give that layer first (--layer php-8.2.32-standard-al2023-portable-x86_64.zip --layer redis.zip)',
+    );
+    const plain: LayerInput = { zip: 'plain.zip', entries: [file('bin/php', 10)], manifest: undefined };
+    expect(refusal([plain, redis])).toMatch(/and no runtime layer with a manifest is given before it/);
+    expect(refusal([{ ...php, zip: 'old.zip' }, redis])).toMatch(/not for old\.zip \(inputs none recorded\)/);
   });
 });

@@ -71,6 +71,16 @@ describe('layer facts', () => {
     expect(() => checkLayerName('php 8.2')).toThrow(/--layer-name 'php 8.2' is not a Lambda layer name/);
   });
 
+  it('an extension layer is named and described with the php it is for', () => {
+    const ext = manifest({
+      kind: 'extension-layer',
+      recipe: { name: 'php-ext-redis', version: '6.2.0', profile: 'standard' },
+      for: { name: 'php', version: '8.2.32', zip: 'php-8.2.32-standard-al2023-arm64.zip' },
+    });
+    expect(defaultLayerName(ext)).toBe('php-ext-redis-6-2-0-for-php-8-2-32-standard-al2023-arm64');
+    expect(layerDescription(ext)).toBe(`php-ext-redis 6.2.0 for php 8.2.32 (standard) al2023 arm64; built by lambda-runtime-builder 0.2.0; zip sha256:${SHA}`);
+  });
+
   it('the ARN pattern takes what Lambda answers and nothing else', () => {
     const m = LAYER_VERSION_ARN_PATTERN.exec('arn:aws:lambda:eu-west-1:123456789012:layer:php-82:7');
     expect(m?.slice(1)).toEqual(['aws', 'eu-west-1', '123456789012', 'php-82', '7']);
