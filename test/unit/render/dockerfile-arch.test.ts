@@ -12,7 +12,6 @@ beforeAll(async () => {
 
 function prepared(target: string, platformName: string, arch: Arch, engineArch: Arch, o: { emulate?: boolean; profile?: string } = {}) {
   const platform = catalog.platforms.get(platformName);
-  const spec: BuildSpec = resolveBuild(catalog.recipes, target, { platform, arch, profile: o.profile ?? 'minimal' });
   const method: BuildMethodChoice = chooseBuildMethod({
     platform,
     arch,
@@ -20,6 +19,8 @@ function prepared(target: string, platformName: string, arch: Arch, engineArch: 
     emulate: Boolean(o.emulate),
     crossToolchain: catalog.platforms.crossToolchain(platform),
   });
+  // As the plan does: rules limited to a build method (the cross-only configure answers) apply to it.
+  const spec: BuildSpec = resolveBuild(catalog.recipes, target, { platform, arch, profile: o.profile ?? 'minimal', buildMethod: method.method });
   return { spec, method, rendered: renderBuild(spec, catalog.templates, method) };
 }
 
@@ -28,6 +29,10 @@ describe('Dockerfile snapshots: arm64 on an x86_64 engine', () => {
     ['lua@5.4.7', 'debian-bookworm', 'minimal'],
     ['php@8.2.33', 'debian-bookworm', 'minimal'],
     ['php@8.2.33', 'debian-bookworm', 'standard'],
+    // The deployable arm64 family: 7.4 takes every cross rule (cross-library-functions-before-php-8.2
+    // puts LIBS=-ldl -lresolv on its configure line), 8.2 does not need that one.
+    ['php@7.4.33', 'al2023-portable', 'minimal'],
+    ['php@8.2.32', 'al2023-portable', 'minimal'],
   ] as const) {
     it(`${target} ${profile} on ${platform}, cross`, async () => {
       const { rendered } = prepared(target, platform, 'arm64', 'x86_64', { profile });
