@@ -44,17 +44,21 @@ async function checkVersion(ctx: StepContext, c: Container, env: Env): Promise<S
   return { command: version.command, output: v.printed };
 }
 
-/** The interpreter's module list (`php -m`), lower-cased; undefined when its recipe has no such command. */
+/**
+ * The interpreter's module list (`php -m`), lower-cased, each once (PHP lists a Zend extension such
+ * as OPcache under both [PHP Modules] and [Zend Modules]); undefined when its recipe has no such command.
+ */
 async function listModules(ctx: StepContext, c: Container, env: Env): Promise<string[] | undefined> {
   const command = ctx.prepared.spec.interpreter.recipe.smoke!.modules?.command;
   if (!command) return undefined;
   const m = await exec(c, command, env);
   if (m.exitCode !== 0) throw new Error(`${command.join(' ')} exited ${m.exitCode}: ${m.printed}`);
-  return m.stdout
+  const lines = m.stdout
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('['))
     .map((l) => l.toLowerCase());
+  return [...new Set(lines)];
 }
 
 async function checkModules(ctx: StepContext, c: Container, env: Env): Promise<string[] | undefined> {

@@ -159,7 +159,7 @@ describe('Dockerfile structure', () => {
     const lines = d.trimEnd().split('\n');
     expect(lines.at(-2)).toBe('COPY scripts/finalize.sh /usr/src/lrb/scripts/');
     expect(lines.at(-1)).toBe(
-      "RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake",
+      "RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake 'lib/php/extensions/*/*.a'",
     );
     expect(d.endsWith('\n')).toBe(true);
     expect(d.endsWith('\n\n')).toBe(false);

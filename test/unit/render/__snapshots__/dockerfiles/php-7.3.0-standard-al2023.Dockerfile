@@ -42,4 +42,4 @@ RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/write-ini.sh etc/php/conf.d/10-opcac
 COPY scripts/trim-icu-data.sh /usr/src/lrb/scripts/
 RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/trim-icu-data.sh '*.cnv'
 COPY scripts/finalize.sh /usr/src/lrb/scripts/
-RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake
+RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake 'lib/php/extensions/*/*.a'
