@@ -113,6 +113,9 @@ describe('planning an extension layer', () => {
     expect(layer.plan.images.tag).toBe(baked.plan.images.tag);
     expect(layer.plan.imageHash).toBe(baked.plan.imageHash);
     expect(layer.rendered.stages).toEqual([...php.rendered.stages, 'ext-redis']);
+    // Every instruction up to the php layer's interpreter stage is the php layer's: Docker's cache has them when that layer was built.
+    const stages = (dockerfile: string) => dockerfile.slice(dockerfile.indexOf('\nFROM '), dockerfile.indexOf('\nCOPY scripts/finalize.sh'));
+    expect(stages(layer.rendered.dockerfile).startsWith(stages(php.rendered.dockerfile) + '\n\nFROM interpreter AS ext-redis\n')).toBe(true);
     expect(new Set([layer.plan.inputsHash, php.plan.inputsHash, baked.plan.inputsHash]).size).toBe(3);
   });
 
