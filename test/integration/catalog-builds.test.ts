@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 describe('php@8.2.32 standard on al2023-portable', () => {
-  it('pairs zlib, OpenSSL 3.5.7 and curl 8.14.1 by rule, and lists every library taken from a Debian package', () => {
+  it('pairs zlib, OpenSSL 3.5.7, curl 8.14.1, libxml2, SQLite and Oniguruma by rule, and lists every library taken from a Debian package', () => {
     const m = manifests.get('php@8.2.32')!;
     expect(m.recipe).toMatchObject({ name: 'php', version: '8.2.32', profile: 'standard' });
     expect(m.platform).toMatchObject({ name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023' });
@@ -39,20 +39,29 @@ describe('php@8.2.32 standard on al2023-portable', () => {
       'zlib@1.3.1:zlib-from-source-on-portable',
       'openssl@3.5.7:openssl-3-lts-from-php-8.1',
       'curl@8.14.1:curl-8-from-php-8.1',
+      'libxml2@2.9.14:libxml2-from-source-on-portable-from-php-7.4',
+      'sqlite3@3.46.1:sqlite3-from-source-on-portable-from-php-7.4',
+      'oniguruma@6.9.9:oniguruma-from-source-on-portable-from-php-7.4',
     ]);
     expect(m.libraries.builtFromSource).toEqual([
       { name: 'zlib', version: '1.3.1' },
       { name: 'openssl', version: '3.5.7' },
       { name: 'curl', version: '8.14.1' },
+      { name: 'libxml2', version: '2.9.14' },
+      { name: 'sqlite3', version: '3.46.1' },
+      { name: 'oniguruma', version: '6.9.9' },
     ]);
     // Every bundled library names its Debian 11 package and version; the summary repeats them.
     for (const b of m.libraries.bundled) expect(b.package && b.packageVersion, b.soname).toBeTruthy();
     const result = report.results.find((r) => r.target === 'php@8.2.32')!;
     expect(result.fromPackages.map((p) => p.soname).sort()).toEqual(m.libraries.bundled.map((b) => b.soname).sort());
-    // Nothing the policy forbids: no zlib, OpenSSL or curl from the distro.
-    expect(m.libraries.bundled.map((b) => b.soname).filter((s) => /^lib(z|ssl|crypto|curl)\.so/.test(s))).toEqual([]);
+    // Only ICU (rule icu-from-the-build-distro-package-on-portable) and the C++ runtime it needs come
+    // from Debian 11's packages; libxml2, SQLite and Oniguruma are built, and liblzma (libxml2's) is gone.
+    expect([...new Set(m.libraries.bundled.map((b) => b.package))].sort()).toEqual(['libgcc-s1', 'libicu67', 'libstdc++6']);
+    expect(m.libraries.bundled.map((b) => b.soname).filter((s) => /^lib(z|ssl|crypto|curl|xml2|sqlite3|onig|lzma)\.so/.test(s))).toEqual([]);
+    expect(m.recipe.rules).toContain('icu-from-the-build-distro-package-on-portable');
     const bundled = new Map(m.libraries.bundled.map((b) => [b.soname.replace(/\.so.*/, ''), b]));
-    for (const lib of ['libonig', 'libxml2', 'libsqlite3', 'libicuuc']) {
+    for (const lib of ['libicuuc', 'libicui18n', 'libstdc++', 'libgcc_s']) {
       expect(bundled.get(lib), `${lib} bundled`).toBeDefined();
       expect(bundled.get(lib)!.package, `${lib} has a Debian package`).toMatch(/^lib/);
       expect(bundled.get(lib)!.packageVersion).toMatch(/^\d/);
@@ -114,6 +123,28 @@ describe('php@8.2.32 standard on al2023-portable', () => {
       'false',
       '938c',
     ]);
+  });
+});
+
+describe('php@8.2.32 standard on al2023-portable: the libraries built from source', () => {
+  it('are the ones PHP uses at run time: libxml2 2.9.14 (with zlib, without lzma), SQLite 3.46.1 (FTS5, column metadata), Oniguruma 6.9.9', async () => {
+    const zip = report.results.find((r) => r.target === 'php@8.2.32')!.zip;
+    const entries = await readZipEntries(zip);
+    for (const lib of ['lib/libxml2.so.2', 'lib/libsqlite3.so.0', 'lib/libonig.so.5']) expect(entries.some((e) => e.path === lib), lib).toBe(true);
+    for (const gone of ['bin/xmllint', 'bin/sqlite3', 'bin/onig-config', 'bin/xml2-config', 'lib/xml2Conf.sh']) expect(entries.some((e) => e.path === gone), gone).toBe(false);
+    expect(entries.filter((e) => /^lib\/liblzma/.test(e.path))).toEqual([]);
+    const script = [
+      '$r = [LIBXML_DOTTED_VERSION, SQLite3::version()["versionString"], MB_ONIGURUMA_VERSION];',
+      "$d = new DOMDocument(); $d->loadXML('<a><b>x</b></a>'); $r[] = $d->documentElement->firstChild->textContent;",
+      "$p = new PDO('sqlite::memory:'); $p->exec('CREATE VIRTUAL TABLE t USING fts5(body)'); $p->exec(\"INSERT INTO t VALUES ('lambda layers')\");",
+      "$r[] = $p->query(\"SELECT count(*) FROM t WHERE t MATCH 'layers'\")->fetchColumn();",
+      "$p->exec('CREATE TABLE u (v)'); $r[] = $p->query('SELECT v FROM u')->getColumnMeta(0)['table'] ?? 'no-table';",
+      "$r[] = mb_ereg_replace('[aeiou]', '_', 'oniguruma');",
+      "echo implode('|', $r);",
+    ].join(' ');
+    const [run] = await runInRuntimeImage(engine, PORTABLE_IMAGE, zip, [['/opt/bin/php', '-r', script]]);
+    expect(run!.exitCode).toBe(0);
+    expect(run!.stdout.split('|')).toEqual(['2.9.14', '3.46.1', '6.9.9', 'x', '1', 'u', '_n_g_r_m_']);
   });
 });
 
