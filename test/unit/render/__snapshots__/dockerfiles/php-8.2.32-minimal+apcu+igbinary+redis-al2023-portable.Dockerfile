@@ -66,4 +66,4 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/redis-6.2.0.tgz LRB_PREFIX=/opt LRB_VERSION=
 COPY scripts/write-ini.sh /usr/src/lrb/scripts/
 RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/write-ini.sh etc/php/conf.d/22-redis.ini extension=redis
 COPY scripts/finalize.sh /usr/src/lrb/scripts/
-RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake
+RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake 'lib/php/extensions/*/*.a'
