@@ -1,23 +1,6 @@
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-const execFileP = promisify(execFile);
-const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
-// Without Docker: DOCKER_HOST points nowhere, so nothing here can reach an engine.
-const cli = (args: string[]) =>
-  execFileP(process.execPath, ['--import', 'tsx', 'src/cli/build-runtime.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, DOCKER_HOST: 'tcp://127.0.0.1:1' },
-  });
-const fails = (args: string[]) =>
-  cli(args).then(
-    () => {
-      throw new Error(`expected build-runtime ${args.join(' ')} to fail`);
-    },
-    (e: { code: number; stderr: string; stdout: string }) => e,
-  );
+import { cli, fails } from './offline-cli.js';
 
 describe('--ext', () => {
   it('--dry-run --json plans the extensions, names the zip after them and lists them', async () => {
