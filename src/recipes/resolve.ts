@@ -133,8 +133,12 @@ function dependencyNotBuilt(
   platform: Platform,
 ): { only: string; instead: string } | undefined {
   const why = (only: string, instead: string) => ({ only, instead });
-  if (!policyApplies(dep.libraryPolicies, platform)) {
-    return why(`on platforms with library policy ${dep.libraryPolicies!.join(' or ')}; platform ${platform.name} uses its own`, 'build for such a platform');
+  const fromSource = platform.buildFromSource?.[dep.name] !== undefined;
+  if (!fromSource && !policyApplies(dep.libraryPolicies, platform)) {
+    return why(
+      `on platforms with library policy ${dep.libraryPolicies!.join(' or ')} or that build it from source (buildFromSource); platform ${platform.name} uses its package`,
+      'build for such a platform',
+    );
   }
   if (dep.profiles && !dep.profiles.includes(profile)) {
     return why(`for profile ${dep.profiles.join(' or ')}, not ${profile}`, `build with --profile ${dep.profiles[0]}`);

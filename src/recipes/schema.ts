@@ -362,6 +362,12 @@ export const platformSchema = z.strictObject({
       successor: z.string().optional(),
     })
     .optional(),
+  /**
+   * Libraries this platform has no usable package for (missing, or too old for a recipe), each with
+   * why: an interpreter's dependency of that name is built from its pinned source here whatever its
+   * `libraryPolicies` say, and the package it replaces is not installed.
+   */
+  buildFromSource: z.record(z.string(), z.string().min(1)).optional(),
   packages: z.record(z.string(), z.array(z.string())).refine((p) => 'toolchain' in p, {
     message: "must map 'toolchain' to the compiler packages",
   }),

@@ -41,7 +41,7 @@ describe('php@8.2.32 standard on al2023-portable', () => {
       'curl@8.14.1:curl-8-from-php-8.1',
       'libxml2@2.9.14:libxml2-from-source-on-portable-from-php-7.4',
       'sqlite3@3.46.1:sqlite3-from-source-on-portable-from-php-7.4',
-      'oniguruma@6.9.9:oniguruma-from-source-on-portable-from-php-7.4',
+      'oniguruma@6.9.9:oniguruma-from-source-from-php-7.4',
     ]);
     expect(m.libraries.builtFromSource).toEqual([
       { name: 'zlib', version: '1.3.1' },

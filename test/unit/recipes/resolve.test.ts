@@ -3,6 +3,7 @@ import { UserError } from '../../../src/errors.js';
 import { loadCatalog, type Catalog } from '../../../src/pipeline/prepare.js';
 import { resolveBuild, type BuildSpec, type ResolveOptions } from '../../../src/recipes/resolve.js';
 import { satisfies } from '../../../src/recipes/versions.js';
+import { platformPackages } from '../../../src/platforms/registry.js';
 import semver from 'semver';
 
 let catalog: Catalog;
@@ -321,7 +322,8 @@ describe('resolveBuild: profiles and per-version rules', () => {
       ...profile.args,
     ]);
     expect(spec.interpreter.args).toContain('--enable-intl=shared');
-    expect(spec.interpreter.packages).toEqual(['zlib', 'oniguruma', 'icu-tools', 'libxml2', 'sqlite3', 'icu']);
+    // al2 builds Oniguruma from source (its buildFromSource), so its package is not installed.
+    expect(spec.interpreter.packages).toEqual(['zlib', 'icu-tools', 'libxml2', 'sqlite3', 'icu']);
     expect(ruleNames(spec)).toEqual([
       'pkg-config-from-php-7.4',
       'opcache-shared-before-php-8.5',
@@ -361,11 +363,12 @@ describe('resolveBuild: profiles and per-version rules', () => {
     ]);
   });
 
-  it('standard on php 7.4: --with-libxml and oniguruma', () => {
-    const spec = resolve('php@7.4', { profile: 'standard' });
+  it('standard on php 7.4: --with-libxml and oniguruma (the package where the platform has a usable one)', () => {
+    const spec = resolve('php@7.4', { profile: 'standard', platform: catalog.platforms.get('al2023') });
     expect(spec.interpreter.args).toContain('--with-libxml');
     expect(spec.interpreter.args).not.toContain('--enable-libxml');
     expect(spec.interpreter.packages).toContain('oniguruma');
+    expect(spec.interpreter.rules.map((r) => r.name)).toContain('mbstring-needs-oniguruma-from-7.4');
   });
 
   it('profile-scoped rules never apply to minimal', () => {
@@ -376,13 +379,15 @@ describe('resolveBuild: profiles and per-version rules', () => {
     }
   });
 
-  it('the profile does not change the dependencies (so their image stages are shared)', () => {
+  it("the profile does not change minimal's dependencies, which come first (so their image stages are shared)", () => {
     for (const v of catalog.recipes.versionsOf('php')) {
       const a = resolve(`php@${v}`);
       const b = resolve(`php@${v}`, { profile: 'standard' });
-      expect(b.dependencies.map((d) => [d.name, d.version, d.args, d.packages])).toEqual(
+      expect(b.dependencies.slice(0, a.dependencies.length).map((d) => [d.name, d.version, d.args, d.packages])).toEqual(
         a.dependencies.map((d) => [d.name, d.version, d.args, d.packages]),
       );
+      // On al2, standard adds only Oniguruma, built from source (its buildFromSource), from PHP 7.4.
+      expect(b.dependencies.slice(a.dependencies.length).map((d) => d.name), v).toEqual(satisfies(v, '>=7.4.0') ? ['oniguruma'] : []);
     }
   });
 
@@ -416,7 +421,7 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
       expect(standard.dependencies.slice(3).map((d) => d.pairing.name)).toEqual([
         'libxml2-from-source-on-portable-from-php-7.4',
         'sqlite3-from-source-on-portable-from-php-7.4',
-        'oniguruma-from-source-on-portable-from-php-7.4',
+        'oniguruma-from-source-from-php-7.4',
       ]);
       // The shared stages are the same, so Docker's cache serves standard from minimal's.
       const shape = (s: BuildSpec) => s.dependencies.slice(0, 3).map((d) => [d.name, d.version, d.args, d.packages]);
@@ -439,12 +444,42 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     expect(spec.interpreter.packages).toEqual(expect.arrayContaining(['libxml2', 'sqlite3', 'icu', 'icu-tools']));
   });
 
-  it('the other platforms never build them: debian-bookworm, al2023 and debian-bullseye standard install the packages', () => {
-    for (const name of ['debian-bookworm', 'debian-bullseye', 'al2023', 'al2']) {
+  it('the platforms with usable packages never build them: debian-bookworm, al2023 and debian-bullseye standard install the packages', () => {
+    for (const name of ['debian-bookworm', 'debian-bullseye', 'al2023']) {
       const spec = resolve('php@8.2.32', { platform: catalog.platforms.get(name), profile: 'standard' });
       expect(spec.dependencies.map((d) => d.name), name).toEqual(['openssl', 'curl']);
       expect(spec.interpreter.packages, name).toEqual(expect.arrayContaining(['zlib', 'libxml2', 'sqlite3', 'oniguruma', 'icu', 'icu-tools']));
     }
+  });
+
+  it.each(['al2', 'amzn-2017.03'])(
+    '%s builds Oniguruma from its pinned source for PHP 7.4+ standard (its buildFromSource: the package is too old or missing), and keeps its other packages',
+    (name) => {
+      const platform = catalog.platforms.get(name);
+      expect(platform.buildFromSource?.['oniguruma']).toMatch(name === 'al2' ? /5\.9\.6/ : /no oniguruma package/);
+      for (const target of ['php@7.4', 'php@8.2.32']) {
+        const spec = resolve(target, { platform, profile: 'standard' });
+        expect(deps(spec), `${name} ${target}`).toEqual([expect.stringMatching(/^openssl@/), expect.stringMatching(/^curl@/), 'oniguruma@6.9.9']);
+        const onig = spec.dependencies[2]!;
+        expect(onig.pairing.name).toBe('oniguruma-from-source-from-php-7.4');
+        expect(onig.packages).toEqual(['autoconf', 'automake', 'libtool']);
+        // The build replaces the package: mbstring links the built libonig, found by pkg-config.
+        expect(spec.interpreter.packages).not.toContain('oniguruma');
+        expect(spec.interpreter.packages).toEqual(expect.arrayContaining(['zlib', 'libxml2', 'sqlite3', 'icu']));
+      }
+      // Minimal has no mbstring; PHP 7.3 compiles its bundled Oniguruma.
+      expect(deps(resolve('php@8.2.32', { platform }))).not.toContain('oniguruma@6.9.9');
+      expect(deps(resolve('php@7.3', { platform, profile: 'standard' }))).not.toContain('oniguruma@6.9.9');
+      // Its autoreconf tools map to this platform's package names (a missing one would throw).
+      expect(platformPackages(platform, ['autoconf', 'automake', 'libtool'], 'test')).toEqual(['autoconf', 'automake', 'libtool']);
+    },
+  );
+
+  it('every buildFromSource entry names a library recipe an interpreter depends on', () => {
+    const depended = new Set(catalog.recipes.list().flatMap((l) => (l.recipe.dependencies ?? []).map((d) => d.name)));
+    const entries = catalog.platforms.list().flatMap((p) => Object.keys(p.buildFromSource ?? {}).map((lib) => `${p.name}:${lib}`));
+    expect(entries.sort()).toEqual(['al2:oniguruma', 'amzn-2017.03:oniguruma']);
+    for (const e of entries) expect(depended.has(e.split(':')[1]!), e).toBe(true);
   });
 
   it('ICU stays the build distro package on the portable platform, by a named rule that says why', () => {
@@ -468,9 +503,10 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     expect(() => resolve('php@7.3', { ...portable(), profile: 'standard', with: ['sqlite3@3.46.1'] })).toThrow(
       '--with sqlite3@3.46.1: php builds sqlite3 only for php >=7.4.0, not php 7.3.33 (drop --with sqlite3, or build another php version)',
     );
-    expect(() => resolve('php@8.2.32', { profile: 'standard', with: ['oniguruma@6.9.9'] })).toThrow(
-      '--with oniguruma@6.9.9: php builds oniguruma only on platforms with library policy glibc-only; platform al2 uses its own (drop --with oniguruma, or build for such a platform)',
+    expect(() => resolve('php@8.2.32', { platform: catalog.platforms.get('al2023'), profile: 'standard', with: ['oniguruma@6.9.9'] })).toThrow(
+      '--with oniguruma@6.9.9: php builds oniguruma only on platforms with library policy glibc-only or that build it from source (buildFromSource); platform al2023 uses its package (drop --with oniguruma, or build for such a platform)',
     );
+    expect(resolve('php@8.2.32', { profile: 'standard', with: ['oniguruma@6.9.9'] }).dependencies[2]!.pairing.overridden).toBe(true);
   });
 
   it('nowhere else: the other platforms keep their own zlib package', () => {
@@ -534,7 +570,7 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     expect(resolve('php@7.4', { ...portable(), with: ['zlib@1.3.1'] }).dependencies[0]!.pairing.overridden).toBe(true);
     expect(() => resolve('php@7.4', { with: ['zlib@1.3.1'] })).toThrow(UserError);
     expect(() => resolve('php@7.4', { with: ['zlib@1.3.1'] })).toThrow(
-      '--with zlib@1.3.1: php builds zlib only on platforms with library policy glibc-only; platform al2 uses its own (drop --with zlib, or build for such a platform)',
+      '--with zlib@1.3.1: php builds zlib only on platforms with library policy glibc-only or that build it from source (buildFromSource); platform al2 uses its package (drop --with zlib, or build for such a platform)',
     );
   });
 });

@@ -29,9 +29,20 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1.tar.gz LRB_PREFIX=/opt LRB_VERSI
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --with-openssl=/opt --with-zlib --enable-shared --disable-static --disable-ldap --disable-ldaps --disable-manual --without-libpsl --without-brotli --without-zstd --without-nghttp2 --without-libidn2 --without-librtmp --without-libssh2 --with-ca-bundle=/opt/ssl/cert.pem
 
-FROM dep-curl AS interpreter
-RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel oniguruma-devel icu libxml2-devel sqlite-devel libicu-devel \
- && rpm -q --whatprovides zlib-devel oniguruma-devel icu libxml2-devel sqlite-devel libicu-devel >/dev/null \
+FROM dep-curl AS dep-oniguruma
+RUN yum install -y --setopt=skip_missing_names_on_install=False autoconf automake libtool \
+ && rpm -q --whatprovides autoconf automake libtool >/dev/null \
+ && yum clean all \
+ && rm -rf /var/cache/yum
+COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
+COPY sources/oniguruma-6.9.9.tar.gz /usr/src/lrb/sources/
+RUN LRB_SOURCE=/usr/src/lrb/sources/oniguruma-6.9.9.tar.gz LRB_PREFIX=/opt LRB_VERSION=6.9.9 \
+    sh /usr/src/lrb/scripts/build-autotools.sh \
+    --disable-static
+
+FROM dep-oniguruma AS interpreter
+RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel icu libxml2-devel sqlite-devel libicu-devel \
+ && rpm -q --whatprovides zlib-devel icu libxml2-devel sqlite-devel libicu-devel >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
@@ -46,4 +57,4 @@ RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/write-ini.sh etc/php/conf.d/10-opcac
 COPY scripts/trim-icu-data.sh /usr/src/lrb/scripts/
 RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/trim-icu-data.sh '*.cnv'
 COPY scripts/finalize.sh /usr/src/lrb/scripts/
-RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake 'lib/php/extensions/*/*.a'
+RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake 'lib/php/extensions/*/*.a' bin/onig-config
