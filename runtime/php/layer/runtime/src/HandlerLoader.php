@@ -15,6 +15,14 @@ namespace LambdaRuntime;
  *
  * Every form loads a file inside the task root only: the file's real path (symbolic links and
  * "..") must be under the real path of LAMBDA_TASK_ROOT, else it is an init error.
+ *
+ * Before the handler file, Composer's autoloader is required, at most one of:
+ *   <task root>/vendor/autoload.php   the function's own dependencies (they win), else
+ *   <layer root>/vendor/autoload.php  a vendor layer's (/opt/vendor/autoload.php on Lambda;
+ *                                     the layer root is the directory above runtime/)
+ * Neither present: nothing is loaded. A failure while requiring it is an init error whose message
+ * names the file, typed as a handler file's would be (Runtime.UserCodeSyntaxError for a syntax
+ * error, else the exception's class with the function error type Runtime.InitError).
  */
 final class HandlerLoader
 {
@@ -36,6 +44,7 @@ final class HandlerLoader
             throw new InitException(self::MALFORMED, 'The _HANDLER environment variable is not set or empty');
         }
         $root = rtrim($taskRoot, '/');
+        self::requireAutoloader($root, dirname(__DIR__, 2));
 
         if (substr($handler, -4) === '.php') {
             $file = $root . '/' . $handler;
@@ -131,6 +140,39 @@ final class HandlerLoader
             $argc = min(2, $reflection->getNumberOfParameters());
         }
         return array($closure, $argc);
+    }
+
+    /**
+     * Requires the task root's vendor/autoload.php, else the layer root's, if either exists.
+     *
+     * @param string $root the task root, without a trailing slash
+     * @param string $layerRoot the layer's root (/opt on Lambda)
+     * @throws InitException
+     */
+    private static function requireAutoloader($root, $layerRoot)
+    {
+        foreach (array($root, rtrim($layerRoot, '/')) as $dir) {
+            $file = $dir . '/vendor/autoload.php';
+            if (is_file($file)) {
+                self::requireAutoloadFile($file);
+                return;
+            }
+        }
+    }
+
+    /**
+     * Requires an autoload.php in a scope of its own and maps failures to init errors.
+     */
+    private static function requireAutoloadFile($__file)
+    {
+        try {
+            require_once $__file;
+        } catch (\ParseError $e) {
+            throw new InitException(self::SYNTAX_ERROR, 'Composer autoloader ' . $__file . ': syntax error in ' . $e->getFile()
+                . ' on line ' . $e->getLine() . ': ' . $e->getMessage(), $e);
+        } catch (\Throwable $e) {
+            throw new InitException(get_class($e), 'Composer autoloader ' . $__file . ': requiring it failed: ' . $e->getMessage(), $e, self::INIT_ERROR);
+        }
     }
 
     /**
