@@ -7,6 +7,7 @@ import { DEFAULT_PROFILE } from '../recipes/schema.js';
 import { extensionsOf } from '../recipes/resolve.js';
 import { exitStatusOf, failureJson, formatFailure } from './errors.js';
 import { registerDeployCommands } from './publish-commands.js';
+import { registerVendorCommand } from './vendor-command.js';
 import { catalogListing, formatCatalog } from '../catalog.js';
 import { UserError } from '../errors.js';
 import { LAMBDA_MAX_UNZIPPED_BYTES } from '../lambda.js';
@@ -112,6 +113,7 @@ Examples:
   npm run build-runtime -- php@7.4 --platform debian-bookworm   local proof only, from Debian's mirror
   npm run build-runtime -- php@7.4 --dry-run --json              show the plan as JSON
   npm run build-runtime -- php-ext-redis@6 --for php@8.2.32 --platform al2023-portable  redis as a layer for that php layer
+  npm run build-runtime -- vendor --composer app/composer.json --for dist/php-8.2.32-standard-al2023-portable-x86_64.zip.json
   npm run build-runtime -- --list
 
 Exit status: 0 built or up to date; 1 a build step failed; 2 bad input; 130 interrupted.`,
@@ -171,6 +173,7 @@ interface CliOptions {
 }
 
 const controller = new AbortController();
+registerVendorCommand(program, controller.signal);
 let engine: DockerodeEngine | undefined;
 let interrupts = 0;
 

@@ -77,7 +77,7 @@ export function checkExtensionLayers(layers: readonly LayerInput[]): void {
     const runtime = layers
       .slice(0, i)
       .reverse()
-      .find((x) => x.manifest !== undefined && x.manifest.kind !== 'extension-layer');
+      .find((x) => x.manifest !== undefined && (x.manifest.kind === undefined || x.manifest.kind === 'runtime-layer'));
     if (!runtime) {
       throw new UserError(`${what}, and no runtime layer with a manifest is given before it: give that layer first (--layer ${wanted.zip ?? 'RUNTIME.zip'} --layer ${l.zip})`);
     }

@@ -1,8 +1,11 @@
 import type { SizeReport } from '../layer/size.js';
 import type { BuildMethod } from './build-method.js';
 
-/** What a layer is: an interpreter's runtime layer, or an extension layer that goes over one (`--for`). */
-export type LayerKind = 'runtime-layer' | 'extension-layer';
+/**
+ * What a layer is: an interpreter's runtime layer, an extension layer that goes over one (`--for`),
+ * or a Composer vendor layer for one (`build-runtime vendor`, src/vendor/).
+ */
+export type LayerKind = 'runtime-layer' | 'extension-layer' | 'vendor-layer';
 
 /**
  * The runtime layer an extension layer is for (`php-ext-redis@6 --for php@8.2.32`): what it was

@@ -129,6 +129,17 @@ describe('an extension layer goes over the runtime layer it was built for', () =
     expect(() => checkExtensionLayers([runtime('php.zip', PHP_HASH), redis])).not.toThrow();
   });
 
+  it('a vendor layer between them is not taken for the runtime layer', () => {
+    const vendor: LayerInput = {
+      zip: 'vendor.zip',
+      entries: [file('vendor/autoload.php', '<?php\n')],
+      manifest: { kind: 'vendor-layer', platform: { name: 'al2023-portable' }, arch: 'x86_64', inputsHash: 'd'.repeat(64), for: { name: 'php', inputsHash: PHP_HASH } },
+    };
+    const c = combineLayers([runtime('php.zip', PHP_HASH), vendor, redis], fn);
+    expect(c.entries.map((e) => e.path)).toEqual(expect.arrayContaining(['bin/php', 'vendor/autoload.php', 'lib/php/extensions/redis.so']));
+    expect(refusal([vendor, redis])).toMatch(/^redis\.zip is an extension layer for .*, and no runtime layer with a manifest is given before it/);
+  });
+
   it('is refused over another php build, in one line naming both, their inputs and the command that builds one for it', () => {
     expect(refusal([runtime('php-other.zip', OTHER_HASH, ['apcu']), redis])).toBe(
       'redis.zip is an extension layer for php-8.2.32-standard-al2023-portable-x86_64.zip (inputs aaaaaaaaaaaa), not for php-other.zip (inputs bbbbbbbbbbbb), the runtime layer before it: ' +
