@@ -5,7 +5,8 @@
  *
  * Builds: cold build vs a plain Docker build of the same context (skipped with --skip-cold,
  * which saves ~10 minutes), no-op and runtime-only rebuilds, layer sizes, and the arm64 cold
- * builds (x86_64 vs cross vs emulated; skipped with --skip-cold or --skip-arm64) (bench/build-bench.ts).
+ * builds (x86_64 vs cross vs emulated; skipped with --skip-arm64) (bench/build-bench.ts). OPcache on/off with a
+ * handler that autoloads 300 classes (bench/opcache-bench.ts).
  * Invocations: our bootstrap vs two baselines, with the built php@7.4 layer in a container of
  * its runtime image against the tool's emulator (bench/invoke-layer-bench.ts).
  */
@@ -14,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { emulateLimitFromArgv, formatBuildBench, renderBenchTable, runBuildBench } from './build-bench.js';
 import { runLayerBench } from './invoke-layer-bench.js';
+import { formatOpcacheBench, runOpcacheBench } from './opcache-bench.js';
 
 const skipCold = process.argv.includes('--skip-cold');
 const json = process.argv.includes('--json');
@@ -23,8 +25,10 @@ try {
   const layer = build.layers['php@7.4 minimal']!;
   process.stderr.write('[bench] invocations with the built php@7.4 layer ...\n');
   const invoke = await runLayerBench({ layer, invocations: 300, coldStarts: 9 });
+  process.stderr.write('[bench] OPcache on/off with a handler that autoloads 300 classes ...\n');
+  const opcache = await runOpcacheBench({ layer, classes: 300, coldStarts: 9, invocations: 200 });
   if (json) {
-    process.stdout.write(JSON.stringify({ build, invoke }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ build, invoke, opcache }, null, 2) + '\n');
   } else {
     const v = Object.fromEntries(invoke.variants.map((x) => [x.variant, x]));
     const ours = v['bootstrap']!;
@@ -43,6 +47,9 @@ try {
     const toFloor = ours.roundTrip.p50Ms / floor.roundTrip.p50Ms;
     rows.push({ measure: 'invoke init ours / floor', result: initRatio.toFixed(3), goal: '<= 1.1', met: initRatio <= 1.1 });
     rows.push({ measure: 'invoke p50 ours / floor', result: toFloor.toFixed(3), goal: '<= 1.0', met: toFloor <= 1.0 });
+    // Issue 13's absolute init goal (6.9 ms when it was written), next to the ratio that judges it here.
+    rows.push({ measure: 'invoke init ours (absolute)', result: `${ours.initMs.toFixed(2)} ms`, goal: '<= 5 ms', met: ours.initMs <= 5 });
+    rows.push(...formatOpcacheBench(opcache));
     process.stdout.write(
       `lambda-runtime-builder bench, ${build.date}, ${build.cpus} CPUs, ${invoke.phpVersion} layer, ${invoke.invocations} invocations; 1 MB = 1,048,576 bytes (Lambda's unit)\n`,
     );
