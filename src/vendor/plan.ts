@@ -68,7 +68,7 @@ export function composerCommand(tool: ComposerTool): string[] {
     '--no-interaction',
     '--no-progress',
     '--no-ansi',
-    // Scripts and plugins run arbitrary project code, and the portable runtime image has no shell.
+    // Scripts and plugins run arbitrary project code while the layer is built: off, so the layer is the lock's packages only.
     '--no-scripts',
     '--no-plugins',
     `--working-dir=${WORK_DIR}`,
