@@ -36,6 +36,9 @@ export const composerToolSchema = z.strictObject({
   keep: z.array(z.string().min(1)).min(1),
   /** PHP extensions of which Composer needs at least one (it aborts without). */
   needsOneOf: z.array(z.string().min(1)).min(1),
+  /** PHP extensions Composer needs, each loaded for its run when the layer has it as a shared module only. */
+  needsAll: z.array(z.string().min(1)),
+  needsReason: z.string().min(10),
   sources: z.array(debSourceSchema).min(1),
 });
 

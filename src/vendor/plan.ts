@@ -55,12 +55,33 @@ export function runtimeLayerRefOf(m: Manifest): RuntimeLayerRef {
   };
 }
 
-/** The command the container runs: the layer's PHP, Composer from its Debian files. */
-export function composerCommand(tool: ComposerTool): string[] {
+/** Shared modules a layer holds (`lib/php/extensions/<api>/<name>.so`), by name. */
+export function sharedModules(entries: readonly LayerEntry[]): string[] {
+  return entries.flatMap((e) => /^lib\/php\/extensions\/[^/]+\/([^/]+)\.so$/.exec(e.path)?.[1] ?? []).sort();
+}
+
+/**
+ * The extensions to load for the Composer run (`-d extension=`): each of `needsAll` the layer has as
+ * a shared module but does not enable. One the layer has neither way is refused in one line.
+ */
+export function composerExtensions(m: Manifest, file: string, tool: ComposerTool, shared: readonly string[]): string[] {
+  const modules = (m.smoke?.modules ?? []).map((x) => x.toLowerCase());
+  const missing = tool.needsAll.filter((x) => !modules.includes(x) && !shared.includes(x));
+  if (missing.length) {
+    throw new UserError(
+      `--for ${file}: php ${m.recipe.version} ${m.recipe.profile} has no ${missing.join(', ')}, which Composer (${tool.from}) needs: build the php layer with --profile standard`,
+    );
+  }
+  return tool.needsAll.filter((x) => !modules.includes(x));
+}
+
+/** The command the container runs: the layer's PHP (with `load` enabled), Composer from its Debian files. */
+export function composerCommand(tool: ComposerTool, load: readonly string[] = []): string[] {
   return [
     // Composer rewrites and re-reads its own files; the layer's CLI OPcache settings must not serve stale ones.
     '-d', 'opcache.enable_cli=0',
     '-d', 'memory_limit=-1',
+    ...load.flatMap((x) => ['-d', `extension=${x}`]),
     `/${tool.bin}`,
     'install',
     '--no-dev',
@@ -76,6 +97,10 @@ export function composerCommand(tool: ComposerTool): string[] {
 }
 
 export const COMPOSER_ENV: Record<string, string> = {
+  // As on Lambda: the layer's libraries (ICU for intl, libgcc_s for OPcache) are found in /opt/lib.
+  LD_LIBRARY_PATH: '/opt/lib',
+  // The layer's own CA bundle (Debian's Composer looks for the system's, which the runtime image lacks).
+  SSL_CERT_FILE: '/opt/ssl/cert.pem',
   HOME: '/tmp',
   COMPOSER_HOME: '/tmp/composer',
   COMPOSER_CACHE_DIR: '/tmp/composer/cache',

@@ -25,9 +25,11 @@ import {
   checkPhpLayer,
   COMPOSER_ENV,
   composerCommand,
+  composerExtensions,
   composerFailure,
   lockPackages,
   projectEntries,
+  sharedModules,
   vendorBaseName,
   vendorManifest,
   WORK_DIR,
@@ -112,11 +114,16 @@ async function runComposer(c: Container, onProgress: (line: string) => void): Pr
   }
 }
 
-async function prepareContainer(engine: DockerEngine, image: string, tool: ComposerTool, inputs: { php: LayerEntry[]; composer: LayerEntry[]; project: LayerEntry[] }): Promise<Container> {
+async function prepareContainer(
+  engine: DockerEngine,
+  image: string,
+  command: string[],
+  inputs: { php: LayerEntry[]; composer: LayerEntry[]; project: LayerEntry[] },
+): Promise<Container> {
   const c = await engine.createContainer({
     image,
     entrypoint: ['/opt/bin/php'],
-    cmd: composerCommand(tool),
+    cmd: command,
     env: COMPOSER_ENV,
     networkMode: 'bridge',
     labels: { 'lambda-runtime-builder.purpose': 'vendor' },
@@ -165,8 +172,9 @@ export async function buildVendorLayer(o: VendorOptions): Promise<VendorResult> 
     project: projectEntries(await readDirEntries(path.dirname(composerJson)), lockArg),
   };
 
-  progress(`composer install --no-dev --optimize-autoloader with ${php.manifest.zip.file}'s php in ${runtime.image}`);
-  const c = await prepareContainer(engine, runtime.image, tool, inputs);
+  const load = composerExtensions(php.manifest, forManifest, tool, sharedModules(inputs.php));
+  progress(`composer install --no-dev --optimize-autoloader with ${php.manifest.zip.file}'s php in ${runtime.image}${load.length ? ` (loading ${load.join(', ')} for Composer)` : ''}`);
+  const c = await prepareContainer(engine, runtime.image, composerCommand(tool, load), inputs);
   try {
     const onAbort = () => void c.remove();
     o.signal?.addEventListener('abort', onAbort, { once: true });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/errors.js';
 import type { Manifest } from '../../../src/pipeline/manifest.js';
 import { loadComposerTool } from '../../../src/vendor/composer.js';
-import { checkPhpLayer, composerCommand, composerFailure, lockPackages, projectEntries, vendorBaseName, vendorManifest } from '../../../src/vendor/plan.js';
+import { checkPhpLayer, composerCommand, composerExtensions, composerFailure, lockPackages, projectEntries, sharedModules, vendorBaseName, vendorManifest } from '../../../src/vendor/plan.js';
 
 const tool = await loadComposerTool();
 const php = {
@@ -33,6 +33,18 @@ describe('vendor layer inputs', () => {
     refuse({ ...php, kind: 'vendor-layer' }, '--for x.zip.json is the manifest of a vendor layer');
     refuse({ ...php, recipe: { ...php.recipe, name: 'lua' } }, '--for x.zip.json is not the manifest of a PHP layer built by lambda-runtime-builder');
     refuse({}, 'is not the manifest of a PHP layer');
+  });
+
+  it("loads intl for Composer's run when the layer has it shared but not enabled; refuses a layer without it", () => {
+    const so = (name: string) => ({ type: 'file' as const, path: `lib/php/extensions/no-debug-non-zts-20220829/${name}.so`, mode: 0o755, data: Buffer.alloc(1) });
+    const shared = sharedModules([so('opcache'), so('intl'), { type: 'file', path: 'lib/libicuuc.so.67', mode: 0o644, data: Buffer.alloc(1) }]);
+    expect(shared).toEqual(['intl', 'opcache']);
+    expect(composerExtensions(php, 'x.zip.json', tool, shared)).toEqual(['intl']);
+    expect(composerExtensions({ ...php, smoke: { ...php.smoke, modules: ['mbstring', 'intl'] } }, 'x.zip.json', tool, [])).toEqual([]);
+    expect(() => composerExtensions(php, 'x.zip.json', tool, ['opcache'])).toThrow(
+      '--for x.zip.json: php 8.2.32 standard has no intl, which Composer (debian trixie packages) needs: build the php layer with --profile standard',
+    );
+    expect(composerCommand(tool, ['intl']).slice(4, 7)).toEqual(['-d', 'extension=intl', '/usr/bin/composer']);
   });
 
   it("the project: its directory without vendor/ and .git/; --lock replaces the project's composer.lock", () => {
