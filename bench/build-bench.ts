@@ -39,7 +39,8 @@ import { number, runIfMain } from './cli.js';
 
 const execFileP = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PLATFORM = 'debian-bookworm';
+/** Where the php@7.4 rebuilds and the invocation bench run, unless `platforms` says otherwise. */
+export const DEFAULT_BENCH_PLATFORMS = ['debian-bookworm', 'al2023-portable'] as const;
 
 export interface BuildBenchResult {
   date: string;
@@ -109,7 +110,6 @@ export async function runArm64Bench(o: { engine: DockerodeEngine; out: string; e
 }
 
 /** Sizes are reported for the local Debian platform and, next to it, the deployable portable one. */
-const SIZE_PLATFORMS = [PLATFORM, 'al2023-portable'] as const;
 
 async function timeIt<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
@@ -134,6 +134,11 @@ export async function runBuildBench(
     emulateLimitS?: number;
     log?: (s: string) => void;
     /** keep the layers here (default: a temp dir, removed) */ outDir?: string;
+    /**
+     * Platforms whose sizes are reported (default DEFAULT_BENCH_PLATFORMS: Debian's next to the portable
+     * one); the first is where the php@7.4 rebuilds run and whose php@7.4 layer the invocation bench uses.
+     */
+    platforms?: readonly string[];
   } = {},
 ): Promise<BuildBenchResult & { layers: Record<string, string> }> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`[bench] ${s}\n`));
@@ -142,6 +147,8 @@ export async function runBuildBench(
   const work = await mkdtemp(path.join(os.tmpdir(), 'lrb-bench-'));
   const out = opts.outDir ?? path.join(work, 'out');
   const result: Partial<BuildBenchResult> & { layers: Record<string, string> } = { date: new Date().toISOString().slice(0, 10), cpus, layers: {} };
+  const SIZE_PLATFORMS = opts.platforms?.length ? [...opts.platforms] : [...DEFAULT_BENCH_PLATFORMS];
+  const PLATFORM = SIZE_PLATFORMS[0]!;
   try {
     if (!opts.skipCold) {
       log('cold build of php@7.4 (no Docker cache) ...');

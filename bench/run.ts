@@ -1,7 +1,10 @@
 /**
  * `npm run bench`: one table with every number the project promises.
  *
- *   npm run bench [-- --skip-cold] [-- --skip-arm64] [-- --emulate-limit S] [-- --json]
+ *   npm run bench [-- --skip-cold] [-- --skip-arm64] [-- --emulate-limit S] [-- --platform P ...] [-- --json]
+ *
+ * `--platform P` (repeatable): the platforms whose sizes are reported, the first also where the
+ * php@7.4 rebuilds and the invocation benches run (default: debian-bookworm, then al2023-portable).
  *
  * Builds: cold build vs a plain Docker build of the same context (skipped with --skip-cold,
  * which saves ~10 minutes), no-op and runtime-only rebuilds, layer sizes, and the arm64 cold
@@ -21,7 +24,8 @@ const skipCold = process.argv.includes('--skip-cold');
 const json = process.argv.includes('--json');
 const out = await mkdtemp(path.join(os.tmpdir(), 'lrb-bench-out-'));
 try {
-  const build = await runBuildBench({ skipCold, skipArm64: process.argv.includes('--skip-arm64'), emulateLimitS: emulateLimitFromArgv(process.argv), outDir: out });
+  const platforms = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--platform' ? [a] : []));
+  const build = await runBuildBench({ skipCold, skipArm64: process.argv.includes('--skip-arm64'), emulateLimitS: emulateLimitFromArgv(process.argv), outDir: out, platforms });
   const layer = build.layers['php@7.4 minimal']!;
   process.stderr.write('[bench] invocations with the built php@7.4 layer ...\n');
   const invoke = await runLayerBench({ layer, invocations: 300, coldStarts: 9 });
