@@ -180,6 +180,8 @@ export async function runBuildBench(
     const recipes = path.join(work, 'recipes');
     const runtime = path.join(work, 'runtime');
     await mkdir(recipes);
+    // The recipe's check scripts are named relative to its directory (checks/...).
+    await cp(path.join(ROOT, 'recipes/checks'), path.join(recipes, 'checks'), { recursive: true });
     await cp(path.join(ROOT, 'runtime/php/layer'), runtime, { recursive: true });
     await appendFile(path.join(runtime, 'runtime/main.php'), `\n// bench edit ${Date.now()}\n`);
     const php = JSON.parse(await readFile(path.join(ROOT, 'recipes/php.json'), 'utf8')) as { runtime: string };
