@@ -74,7 +74,7 @@ async function readInput(file: string, what: string): Promise<Buffer> {
   }
 }
 
-async function readPhpLayer(manifestPath: string, tool: ComposerTool): Promise<{ manifest: Manifest; zip: string }> {
+async function readPhpLayer(manifestPath: string, tool: ComposerTool): Promise<{ manifest: Manifest; zip: string; bytes: Buffer }> {
   const text = (await readInput(manifestPath, 'the PHP layer manifest')).toString('utf8');
   let data: Partial<Manifest>;
   try {
@@ -90,7 +90,7 @@ async function readPhpLayer(manifestPath: string, tool: ComposerTool): Promise<{
   if (sha !== manifest.zip.sha256) {
     throw new UserError(`${zip} has sha256 ${sha}, but its manifest says ${manifest.zip.sha256}: rebuild the php layer, or give the manifest that belongs to it`);
   }
-  return { manifest, zip };
+  return { manifest, zip, bytes };
 }
 
 /** Runs Composer in a container; resolves with its exit code and everything it printed. */
@@ -167,7 +167,8 @@ export async function buildVendorLayer(o: VendorOptions): Promise<VendorResult> 
   });
   const debs = new Map(await Promise.all(fetched.map(async (f) => [f.sha256, await readFile(f.path)] as const)));
   const inputs = {
-    php: await readZipEntries(php.zip),
+    // The bytes whose SHA-256 was just checked against the manifest, not a second read of the file.
+    php: await readZipEntries(php.bytes),
     composer: await composerTree(tool, debs),
     project: projectEntries(await readDirEntries(path.dirname(composerJson)), lockArg),
   };
