@@ -18,6 +18,9 @@ command -v shellcheck >/dev/null 2>&1 || need_pkgs+=(shellcheck)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 # A real Redis for the extensions test (test/integration/extensions.test.ts starts its own on loopback).
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+# A real PostgreSQL server for the pgsql layer test (test/integration/pgsql-layer.test.ts runs its
+# own cluster on loopback, as the package's `postgres` user when run as root).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need_pkgs+=(postgresql)
 if ((${#need_pkgs[@]})); then
   log "installing Debian packages: ${need_pkgs[*]}"
   $SUDO apt-get update -qq

@@ -74,6 +74,20 @@ export async function catalogListing(opts: {
   const entries: CatalogEntry[] = [];
   const jobs: (() => Promise<void>)[] = [];
   for (const { recipe } of catalog.recipes.list()) {
+    const bundled = recipe.extension?.bundled;
+    if (bundled) {
+      // Built from its interpreter's source (PHP's ext/pgsql): the version and source are the interpreter's.
+      entries.push({
+        name: recipe.name,
+        kind: recipe.kind,
+        version: `${recipe.extension!.for}'s`,
+        pairs: { [recipe.extension!.for]: bundled.supports, ...Object.fromEntries((recipe.dependencies ?? []).map((d) => [d.name, d.rules.at(-1)!.default])) },
+        platforms: platforms.map((p) => ({ name: p.name, deployable: p.deployable, lambdaRuntime: p.lambdaRuntime, supported: true })),
+        profiles: [],
+        sources: [],
+      });
+      continue;
+    }
     for (const v of [...recipe.versions].sort((a, b) => compareVersions(a.version, b.version))) {
       const pairs: Record<string, string> = {};
       const support: CatalogEntry['platforms'] = [];
@@ -163,7 +177,9 @@ export function formatCatalog(listing: CatalogListing): string {
   const lines = ['Recipes (version, default pairing, platforms, sources available now):'];
   for (const e of listing.recipes) {
     const pairs = Object.entries(e.pairs).map(([k, v]) => `${k} ${v}`).join(', ');
-    const avail = e.sources.map((s) => s.available).every((a) => a === 'cached' || a === 'reachable')
+    const avail = !e.sources.length
+      ? `built from ${Object.keys(e.pairs)[0]}'s source`
+      : e.sources.map((s) => s.available).every((a) => a === 'cached' || a === 'reachable')
       ? 'sources available'
       : `sources ${e.sources.map((s) => s.available).join('/')}`;
     const unsupported = e.platforms.filter((p) => !p.supported).map((p) => p.name);

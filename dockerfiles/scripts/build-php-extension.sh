@@ -1,5 +1,5 @@
 #!/bin/sh
-# Build a PHP extension (a PECL release) against the PHP installed in $LRB_PREFIX, with that PHP's
+# Build a PHP extension (a PECL release, or one bundled in PHP's source) against the PHP installed in $LRB_PREFIX, with that PHP's
 # own phpize and php-config: the same API version and thread safety (NTS) as the layer's PHP. It is
 # installed in that PHP's extension directory; write-ini.sh enables it afterwards.
 # Arguments: ./configure flags from the extension's recipe.
@@ -16,13 +16,22 @@ fi
 
 # A PECL tarball holds package.xml beside the source directory (lrb_unpack wants one top-level
 # directory): unpack into the same build directory as every source, then enter the directory
-# that has config.m4.
+# that has config.m4. An extension bundled with PHP (LRB_EXT_DIR=ext/pgsql) is built from the
+# interpreter's own tarball, in that directory of its top-level one.
 work=$LRB_BUILD_ROOT
 rm -rf "$work"
 mkdir -p "$work"
 lrb_log "unpacking $(basename "$LRB_SOURCE")"
 tar -xf "$LRB_SOURCE" -C "$work"
-src=$(find "$work" -mindepth 2 -maxdepth 2 -name config.m4 | sed 's,/config.m4$,,')
+if [ -n "${LRB_EXT_DIR:-}" ]; then
+  src=$(find "$work" -mindepth 1 -maxdepth 1 -type d)/$LRB_EXT_DIR
+  if [ ! -f "$src/config.m4" ]; then
+    echo "[lrb] $(basename "$LRB_SOURCE") has no $LRB_EXT_DIR/config.m4 (extension.bundled.dir of the recipe)" >&2
+    exit 1
+  fi
+else
+  src=$(find "$work" -mindepth 2 -maxdepth 2 -name config.m4 | sed 's,/config.m4$,,')
+fi
 if [ -z "$src" ] || [ "$(printf '%s\n' "$src" | wc -l)" -ne 1 ]; then
   echo "[lrb] expected one directory with config.m4 in $(basename "$LRB_SOURCE"), found: ${src:-none}" >&2
   exit 1

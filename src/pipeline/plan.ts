@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { lifecycleWarnings } from '../platforms/registry.js';
 import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
-import { buildComponents, type BuildSpec } from '../recipes/resolve.js';
+import { buildComponents, builtLibraries, type BuildSpec } from '../recipes/resolve.js';
 import type { RenderedBuild } from '../render/dockerfile.js';
 import { hashInputs } from './hash.js';
 import { DEFAULT_PROFILE } from '../recipes/schema.js';
@@ -240,7 +240,7 @@ export function makePlan(spec: BuildSpec, rendered: RenderedBuild, opts: PlanOpt
     deployable: platform.deployable,
     lambdaRuntime: platform.lambdaRuntime,
     glibc: platform.glibc,
-    dependencies: spec.dependencies.map((d) => ({
+    dependencies: builtLibraries(spec).map((d) => ({
       name: d.name,
       version: d.version,
       rule: d.pairing.name,

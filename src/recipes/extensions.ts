@@ -5,7 +5,7 @@
  */
 import { UserError } from '../errors.js';
 import type { RecipeRegistry } from './registry.js';
-import type { ResolvedExtension } from './resolve.js';
+import type { ResolvedDependency, ResolvedExtension } from './resolve.js';
 import { applyRules, checkPlatformRules } from './rules.js';
 import { extensionRecipeName, extensionShortName, type BuildMethod, type Platform, type Recipe } from './schema.js';
 import { compareVersions, pickVersion, satisfies } from './versions.js';
@@ -68,8 +68,21 @@ export function extensionRequests(
 /** Load order of extension ini files: after the interpreter's own (opcache: 10), each user after what it uses. */
 const EXTENSION_INI_PRIORITY = 20;
 
-/** The newest pinned version of an extension that matches the request and supports the interpreter version. */
+/**
+ * The newest pinned version of an extension that matches the request and supports the interpreter
+ * version. A bundled extension has one: the interpreter's own (its `sources` are the interpreter's).
+ */
 function chooseVersion(recipe: Recipe, file: string, req: ExtensionRequest, interp: Recipe, interpVersion: string): Recipe['versions'][number] {
+  const bundled = recipe.extension?.bundled;
+  if (bundled) {
+    if (req.request !== '*' && req.request !== interpVersion && !satisfies(interpVersion, req.request)) {
+      throw new UserError(`${req.label}: ${req.short} is bundled with ${interp.name}, so its version is the ${interp.name} version (${interpVersion}): drop @${req.request}`);
+    }
+    if (!satisfies(interpVersion, bundled.supports)) {
+      throw new UserError(`${req.label}: ${req.short} (bundled with ${interp.name}) builds with ${interp.name} ${bundled.supports}, not ${interp.name} ${interpVersion} (build another ${interp.name} version, or change extension.bundled.supports in ${file})`);
+    }
+    return { version: interpVersion, supports: bundled.supports, sources: [] };
+  }
   const all = [...recipe.versions].sort((a, b) => compareVersions(a.version, b.version));
   const range = req.request;
   const matching = all.filter((v) => v.version === range || satisfies(v.version, range));
@@ -100,6 +113,8 @@ export function resolveExtensions(
   requests: readonly ExtensionRequest[],
   platform: Platform,
   method: BuildMethod,
+  /** The libraries an extension version links, built from pinned sources (resolve.ts pairs them by rule). */
+  dependenciesOf: (recipe: Recipe, version: string) => ResolvedDependency[] = () => [],
 ): ResolvedExtension[] {
   if (requests.length === 0) return [];
   if (!interp.extensionIniDir) throw new UserError(`${interp.name} takes no extensions: its recipe has no extensionIniDir`);
@@ -131,6 +146,8 @@ export function resolveExtensions(
       module: ext.module,
       ini: { path: '', lines: [`${ext.zend ? 'zend_extension' : 'extension'}=${ext.module}`, ...(ext.ini ?? []).map(([k, v]) => `${k}=${v}`)] },
       uses,
+      dependencies: dependenciesOf(recipe, chosen.version),
+      ...(ext.bundled ? { bundledDir: ext.bundled.dir } : {}),
     });
   }
   checkLayerUnused(requests, resolved, interp);

@@ -67,6 +67,10 @@ export interface ResolvedExtension extends ResolvedComponent {
   ini: { path: string; lines: string[] };
   /** The extensions of this build it uses (recipe names): built and loaded before it. */
   uses: string[];
+  /** Libraries it links that are built from pinned sources (libpq for pgsql), in the stages just before its own. */
+  dependencies: ResolvedDependency[];
+  /** A bundled extension (PHP's ext/pgsql): its directory in the interpreter's source, which it is built from (its `sources` are empty). */
+  bundledDir?: string;
 }
 
 export interface BuildSpec {
@@ -157,9 +161,52 @@ function pairingRule(interp: Recipe, interpVersion: string, depName: string, rul
   return rule;
 }
 
-/** Every component a build compiles, in build order: dependencies, the interpreter, its extensions. */
+/**
+ * The library versions a recipe's dependencies pair with `ownerVersion` (the interpreter's, or a
+ * bundled extension's), each by the first pairing rule that applies or by `--with`; every one
+ * checked against its rule's allowed range and its platform rules.
+ */
+export function resolveDependencies(
+  registry: RecipeRegistry,
+  owner: Recipe,
+  ownerVersion: string,
+  deps: readonly Dependency[],
+  opts: Pick<ResolveOptions, 'platform' | 'buildMethod'>,
+  overrides: ReadonlyMap<string, TargetRequest> = new Map(),
+): ResolvedDependency[] {
+  const dependencies: ResolvedDependency[] = [];
+  for (const dep of deps) {
+    const rule = pairingRule(owner, ownerVersion, dep.name, dep.rules);
+    const override = overrides.get(dep.name);
+    const chosen = resolveVersion(registry, override ?? { name: dep.name, request: rule.default, text: `${dep.name}@${rule.default}` });
+    if (!satisfies(chosen.version.version, rule.allowed)) {
+      throw new UserError(
+        `${owner.name} ${ownerVersion} cannot use ${dep.name} ${chosen.version.version}: rule '${rule.name}' allows ${dep.name} ${rule.allowed} because ${rule.reason}`,
+      );
+    }
+    checkPlatformRules(chosen.recipe, chosen.version.version, opts.platform);
+    const applied = applyRules(chosen.recipe, chosen.version.version, undefined, opts.platform, opts.buildMethod ?? 'native');
+    dependencies.push({
+      name: dep.name,
+      version: chosen.version.version,
+      recipe: chosen.recipe,
+      recipeFile: chosen.file,
+      sources: chosen.version.sources,
+      ...applied,
+      pairing: { name: rule.name, reason: rule.reason, allowed: rule.allowed, overridden: override !== undefined },
+    });
+  }
+  return dependencies;
+}
+
+/** Every component a build compiles, in build order: dependencies, the interpreter, each extension after its own libraries. */
 export function buildComponents(spec: Pick<BuildSpec, 'dependencies' | 'interpreter' | 'extensions'>): ResolvedComponent[] {
-  return [...spec.dependencies, spec.interpreter, ...spec.extensions];
+  return [...spec.dependencies, spec.interpreter, ...spec.extensions.flatMap((e) => [...e.dependencies, e])];
+}
+
+/** Every library a build compiles from pinned sources: the interpreter's, then its extensions'. */
+export function builtLibraries(spec: Pick<BuildSpec, 'dependencies' | 'extensions'>): ResolvedDependency[] {
+  return [...spec.dependencies, ...spec.extensions.flatMap((e) => e.dependencies)];
 }
 
 /**
@@ -249,38 +296,26 @@ function resolveLayerBuild(registry: RecipeRegistry, req: TargetRequest, opts: R
     overrides.set(o.name, o);
   }
 
-  const dependencies: ResolvedDependency[] = [];
-  for (const dep of deps) {
-    const rule = pairingRule(recipe, version.version, dep.name, dep.rules);
-    const override = overrides.get(dep.name);
-    const chosen = resolveVersion(registry, override ?? { name: dep.name, request: rule.default, text: `${dep.name}@${rule.default}` });
-    if (!satisfies(chosen.version.version, rule.allowed)) {
-      throw new UserError(
-        `${recipe.name} ${version.version} cannot use ${dep.name} ${chosen.version.version}: rule '${rule.name}' allows ${dep.name} ${rule.allowed} because ${rule.reason}`,
-      );
-    }
-    checkPlatformRules(chosen.recipe, chosen.version.version, opts.platform);
-    const applied = applyRules(chosen.recipe, chosen.version.version, undefined, opts.platform, opts.buildMethod ?? 'native');
-    dependencies.push({
-      name: dep.name,
-      version: chosen.version.version,
-      recipe: chosen.recipe,
-      recipeFile: chosen.file,
-      sources: chosen.version.sources,
-      ...applied,
-      pairing: { name: rule.name, reason: rule.reason, allowed: rule.allowed, overridden: override !== undefined },
-    });
-  }
+  const dependencies = resolveDependencies(registry, recipe, version.version, deps, opts, overrides);
 
   const method = opts.buildMethod ?? 'native';
   const requests = extensionRequests(registry, recipe, opts.extensions ?? [], layer);
-  const extensions = resolveExtensions(registry, recipe, version.version, requests, opts.platform, method);
+  // An extension's libraries pair with the extension's version (a bundled one's is the interpreter's).
+  const extensionDependencies = (ext: Recipe, extVersion: string) =>
+    resolveDependencies(
+      registry,
+      ext,
+      extVersion,
+      (ext.dependencies ?? []).filter((d) => dependencyNotBuilt(d, ext.name, extVersion, profileName, opts.platform) === undefined),
+      opts,
+    );
+  const extensions = resolveExtensions(registry, recipe, version.version, requests, opts.platform, method, extensionDependencies);
   const applied = applyRules(recipe, version.version, profileName, opts.platform, method);
   // A platform package that a dependency of this build builds from source is not installed:
   // every component links the built one (e.g. zlib on the portable platform).
-  const built = new Set(dependencies.map((d) => d.name));
+  const built = new Set([...dependencies, ...extensions.flatMap((e) => e.dependencies)].map((d) => d.name));
   const notBuilt = (p: string) => !built.has(p);
-  for (const d of [...dependencies, ...extensions]) d.packages = d.packages.filter(notBuilt);
+  for (const d of [...dependencies, ...extensions, ...extensions.flatMap((e) => e.dependencies)]) d.packages = d.packages.filter(notBuilt);
   return {
     target,
     interpreter: {

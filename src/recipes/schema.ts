@@ -157,6 +157,17 @@ export const extensionSchema = z.strictObject({
   module: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lowercase letters, digits and underscores, e.g. pdo_pgsql'),
   /** Loaded with zend_extension= instead of extension= (opcache, xdebug). */
   zend: z.boolean().optional(),
+  /**
+   * An extension that ships in the interpreter's own source (PHP's `ext/pgsql`): built from that
+   * source's `dir` with phpize, so its version and source are the interpreter's (the recipe lists no
+   * versions); `supports` is the range of interpreter versions it builds with.
+   */
+  bundled: z
+    .strictObject({
+      dir: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, 'must be a relative path in the interpreter source, e.g. ext/pgsql'),
+      supports: semverRange,
+    })
+    .optional(),
   /** Settings written after the extension= line of its ini file, in this order. */
   ini: z.array(z.tuple([iniKey, z.string()])).optional(),
   /**
@@ -233,7 +244,8 @@ export const recipeSchema = z
           sources: z.array(sourceSchema).min(1),
         }),
       )
-      .min(1),
+      // Absent only for an extension bundled with its interpreter (extension.bundled): it has the interpreter's.
+      .default([]),
   })
   .superRefine((recipe, ctx) => {
     if (recipe.kind === 'extension') {
@@ -241,7 +253,14 @@ export const recipeSchema = z
       recipe.versions.forEach((v, i) => {
         if (!v.supports) ctx.addIssue({ code: 'custom', path: ['versions', i, 'supports'], message: 'an extension version must say which interpreter versions it supports, e.g. >=7.4.0 <8.5.0' });
       });
-      for (const field of ['profiles', 'dependencies', 'runtime'] as const) {
+      if (recipe.extension?.bundled && recipe.versions.length) {
+        ctx.addIssue({ code: 'custom', path: ['versions'], message: `a bundled extension (extension.bundled) takes the version and source of its interpreter: drop versions` });
+      }
+      // Its libraries (libpq for pgsql) are built after the interpreter, for every profile.
+      (recipe.dependencies ?? []).forEach((d, i) => {
+        if (d.profiles) ctx.addIssue({ code: 'custom', path: ['dependencies', i, 'profiles'], message: 'an extension is built the same for every profile: drop profiles' });
+      });
+      for (const field of ['profiles', 'runtime'] as const) {
         if (recipe[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `an extension takes the ${field} of the interpreter it is built into` });
       }
       if (recipe.smoke?.version || recipe.smoke?.modules) ctx.addIssue({ code: 'custom', path: ['smoke'], message: 'an extension is checked by its module name and smoke.checks only' });
@@ -256,6 +275,9 @@ export const recipeSchema = z
       else if (!recipe.smoke.version) ctx.addIssue({ code: 'custom', path: ['smoke', 'version'], message: 'an interpreter needs a version check' });
       if (!recipe.profiles || !recipe.profiles[DEFAULT_PROFILE])
         ctx.addIssue({ code: 'custom', path: ['profiles'], message: `an interpreter needs at least a '${DEFAULT_PROFILE}' profile` });
+    }
+    if (recipe.versions.length === 0 && !recipe.extension?.bundled) {
+      ctx.addIssue({ code: 'custom', path: ['versions'], message: 'a recipe needs at least one pinned version' });
     }
     const seen = new Set<string>();
     recipe.versions.forEach((v, i) => {

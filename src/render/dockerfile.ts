@@ -1,6 +1,6 @@
 import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
 import { platformPackages } from '../platforms/registry.js';
-import type { BuildSpec, ResolvedComponent } from '../recipes/resolve.js';
+import { builtLibraries, type BuildSpec, type ResolvedComponent } from '../recipes/resolve.js';
 import type { Platform } from '../recipes/schema.js';
 import type { BuildMethodChoice, CrossSettings } from '../pipeline/build-method.js';
 import { shellJoin } from './shell.js';
@@ -65,18 +65,22 @@ function componentStage(
   templates: InstallTemplates,
   files: ContextFile[],
   cross: CrossSettings | undefined,
+  /** More `NAME=value` for the build script (a bundled extension's LRB_EXT_DIR). */
+  env: readonly string[] = [],
 ): string[] {
   const lines = [`FROM ${from} AS ${stage}`];
   lines.push(...installBlock(templates, platform, stagePackages(platform, c.packages, `${c.name} ${c.version}`, cross)));
   const scripts = ['common.sh', c.recipe.build.script].map((s) => contextScript(files, s));
   lines.push(`COPY ${scripts.join(' ')} ${SCRIPT_DIR}/`);
   for (const src of c.sources) {
+    // A bundled extension is built from the interpreter's source, which the context has already.
+    if (files.some((f) => f.kind === 'source' && f.sourceName === src.name)) continue;
     files.push({ path: `sources/${src.name}`, kind: 'source', sourceName: src.name, sha256: src.sha256 });
   }
   lines.push(`COPY ${c.sources.map((s) => `sources/${s.name}`).join(' ')} ${SRC_DIR}/`);
-  const env = `LRB_SOURCE=${SRC_DIR}/${c.sources[0]!.name} LRB_PREFIX=${PREFIX} LRB_VERSION=${c.version}`;
+  const vars = [`LRB_SOURCE=${SRC_DIR}/${c.sources[0]!.name}`, `LRB_PREFIX=${PREFIX}`, `LRB_VERSION=${c.version}`, ...env].join(' ');
   const args = c.args.length ? ` \\\n    ${shellJoin(c.args)}` : '';
-  lines.push(`RUN ${env} \\\n    sh ${SCRIPT_DIR}/${c.recipe.build.script}${args}`);
+  lines.push(`RUN ${vars} \\\n    sh ${SCRIPT_DIR}/${c.recipe.build.script}${args}`);
   for (const step of c.postBuild) {
     lines.push(`# rule ${step.rule}`);
     lines.push(`COPY ${contextScript(files, step.script)} ${SCRIPT_DIR}/`);
@@ -138,11 +142,21 @@ export function renderBuild(spec: BuildSpec, templates: InstallTemplates, method
   prev = 'interpreter';
   const installed = new Set<string>();
   for (const ext of spec.extensions) {
+    // Its libraries first (libpq for pgsql), after the interpreter: the interpreter's stages stay
+    // those of the layer without it, so an extension layer's PHP is the runtime layer's.
+    for (const dep of ext.dependencies) {
+      const depStage = `ext-${ext.short}-dep-${dep.name}`;
+      out.push('', ...componentStage(dep, prev, depStage, platform, templates, files, cross));
+      stages.push(depStage);
+      prev = depStage;
+    }
     const stage = `ext-${ext.short}`;
     // Packages an earlier extension stage installed (autoconf, for phpize) are there already.
     const packages = ext.packages.filter((p) => !installed.has(p));
     for (const p of packages) installed.add(p);
-    out.push('', ...componentStage({ ...ext, packages }, prev, stage, platform, templates, files, cross));
+    // A bundled extension (ext/pgsql) is built from the interpreter's source, in its directory.
+    const component = ext.bundledDir ? { ...ext, packages, sources: interpreter.sources } : { ...ext, packages };
+    out.push('', ...componentStage(component, prev, stage, platform, templates, files, cross, ext.bundledDir ? [`LRB_EXT_DIR=${ext.bundledDir}`] : []));
     out.push(`COPY ${contextScript(files, 'write-ini.sh')} ${SCRIPT_DIR}/`);
     out.push(`RUN LRB_PREFIX=${PREFIX} sh ${SCRIPT_DIR}/write-ini.sh ${shellJoin([ext.ini.path, ...ext.ini.lines])}`);
     stages.push(stage);
@@ -151,7 +165,7 @@ export function renderBuild(spec: BuildSpec, templates: InstallTemplates, method
   out.push(`COPY ${contextScript(files, 'finalize.sh')} ${SCRIPT_DIR}/`);
   // The interpreter's prune list, then what each dependency's recipe says it installs that a layer
   // does not need (e.g. libxml2's xmllint), each path once.
-  const prune = [...new Set([interpreter, ...spec.dependencies].flatMap((c) => c.recipe.build.prune ?? []))];
+  const prune = [...new Set([interpreter, ...builtLibraries(spec)].flatMap((c) => c.recipe.build.prune ?? []))];
   out.push(`RUN LRB_PREFIX=${PREFIX} sh ${SCRIPT_DIR}/finalize.sh${prune.length ? ' ' + shellJoin(prune) : ''}`);
   return { dockerfile: out.join('\n') + '\n', toolchainDockerfile: toolchainStage(platform, templates, method).join('\n') + '\n', files, stages };
 }

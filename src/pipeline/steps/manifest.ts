@@ -5,7 +5,7 @@ import { sha256Hex } from '../hash.js';
 import type { BuildResult, Manifest } from '../manifest.js';
 import { describeFsError, tempNameFor } from '../output-files.js';
 import type { PreparedBuild } from '../prepare.js';
-import type { ResolvedExtension } from '../../recipes/resolve.js';
+import { builtLibraries, type ResolvedDependency, type ResolvedExtension } from '../../recipes/resolve.js';
 import type { Step, StepContext } from '../step-types.js';
 
 /** Is the artifact on disk exactly what these inputs would produce? */
@@ -57,7 +57,8 @@ type Source = { name: string; url: string; sha256: string };
 const src = (s: Source): Source => ({ name: s.name, url: s.url, sha256: s.sha256 });
 
 /** An extension as a manifest lists it. */
-function extensionRecord(e: ResolvedExtension): NonNullable<Manifest['extensions']>[number] {
+/** An extension as a manifest records it; a bundled one's sources are the interpreter's (which it is built from). */
+function extensionRecord(e: ResolvedExtension, spec: PreparedBuild['spec']): NonNullable<Manifest['extensions']>[number] {
   return {
     name: e.short,
     recipe: e.name,
@@ -66,8 +67,12 @@ function extensionRecord(e: ResolvedExtension): NonNullable<Manifest['extensions
     ...(e.recipe.license ? { license: e.recipe.license } : {}),
     ini: e.ini,
     rules: e.rules.map((r) => r.name),
-    sources: e.sources.map(src),
+    sources: (e.bundledDir ? spec.interpreter.sources : e.sources).map(src),
   };
+}
+
+function dependencyRecord(d: ResolvedDependency): Manifest['dependencies'][number] {
+  return { name: d.name, version: d.version, rule: d.pairing.name, overridden: d.pairing.overridden, sources: d.sources.map(src) };
 }
 
 /**
@@ -81,9 +86,10 @@ function contents(spec: PreparedBuild['spec'], plan: PreparedBuild['plan']): Pic
     return {
       kind: 'extension-layer',
       ...(plan.for ? { for: plan.for } : {}),
-      recipe: { name: e.name, version: e.version, profile: plan.profile, ...(e.recipe.license ? { license: e.recipe.license } : {}), sources: e.sources.map(src), rules: e.rules.map((r) => r.name) },
-      dependencies: [],
-      extensions: [extensionRecord(e)],
+      recipe: { name: e.name, version: e.version, profile: plan.profile, ...(e.recipe.license ? { license: e.recipe.license } : {}), sources: extensionRecord(e, spec).sources, rules: e.rules.map((r) => r.name) },
+      // The libraries it carries that were built from pinned sources (libpq for pgsql).
+      dependencies: e.dependencies.map(dependencyRecord),
+      extensions: [extensionRecord(e, spec)],
     };
   }
   return {
@@ -96,8 +102,8 @@ function contents(spec: PreparedBuild['spec'], plan: PreparedBuild['plan']): Pic
       sources: spec.interpreter.sources.map(src),
       rules: spec.interpreter.rules.map((r) => r.name),
     },
-    dependencies: spec.dependencies.map((d) => ({ name: d.name, version: d.version, rule: d.pairing.name, overridden: d.pairing.overridden, sources: d.sources.map(src) })),
-    ...(spec.extensions.length ? { extensions: spec.extensions.map(extensionRecord) } : {}),
+    dependencies: builtLibraries(spec).map(dependencyRecord),
+    ...(spec.extensions.length ? { extensions: spec.extensions.map((e) => extensionRecord(e, spec)) } : {}),
   };
 }
 
@@ -111,8 +117,8 @@ export function makeManifest(ctx: Pick<StepContext, 'prepared' | 'output'>, dura
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     ...contents(spec, plan),
     libraries: {
-      // An extension layer builds no library from source: the runtime layer it goes over has them.
-      builtFromSource: spec.extensionLayer ? [] : spec.dependencies.map((d) => ({ name: d.name, version: d.version })),
+      // An extension layer carries only its extension's own (the runtime layer it goes over has the rest).
+      builtFromSource: (spec.extensionLayer ? spec.extensionLayer.extension.dependencies : builtLibraries(spec)).map((d) => ({ name: d.name, version: d.version })),
       bundled: libs.bundle.bundle
         .filter((b) => bundled.includes(b.soname))
         .map((b) => {

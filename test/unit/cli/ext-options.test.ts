@@ -14,11 +14,11 @@ describe('--ext', () => {
   it('--help names the option and the extensions there are', async () => {
     const { stdout } = await cli(['--help']);
     expect(stdout).toMatch(/--ext <name\[@version\]>/);
-    expect(stdout.replace(/\s+/g, ' ')).toContain('php: apcu, igbinary, redis');
+    expect(stdout.replace(/\s+/g, ' ')).toContain('php: apcu, igbinary, pgsql, redis');
   });
 
   it.each([
-    [['php@8.2.32', '--ext', 'imagick'], "unknown extension 'imagick' for php: recipes exist for apcu, igbinary, redis (add recipes/php-ext-imagick.json)"],
+    [['php@8.2.32', '--ext', 'imagick'], "unknown extension 'imagick' for php: recipes exist for apcu, igbinary, pgsql, redis (add recipes/php-ext-imagick.json)"],
     [['php@7.3.33', '--ext', 'redis'], '--ext redis: redis 6.2.0 supports php >=7.4.0 <8.5.0; not php 7.3.33'],
     [['php@8.5.9', '--ext', 'apcu'], '--ext apcu: apcu 5.1.24 supports php >=7.0.0 <8.5.0; not php 8.5.9'],
     [['php@8.2.32', '--ext', 'apcu@9'], "--ext apcu@9: no apcu version matches '9': pinned versions are 5.1.24"],

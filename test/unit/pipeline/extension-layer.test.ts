@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LayerEntry } from '../../../src/layer/entries.js';
-import { splitExtensionLayer } from '../../../src/pipeline/extension-layer.js';
+import { prefixLibrariesOnlyFor, splitExtensionLayer, type NeededOf } from '../../../src/pipeline/extension-layer.js';
 
 const file = (path: string, data = 'x'): LayerEntry => ({ type: 'file', path, mode: 0o644, data: Buffer.from(data) });
 const dir = (path: string, mode = 0o755): LayerEntry => ({ type: 'directory', path, mode });
@@ -71,5 +71,47 @@ describe('splitExtensionLayer', () => {
       "the extension layer of redis needs its ini file etc/php/conf.d/20-redis.ini, which the build's /opt lacks",
     );
     expect(() => splitExtensionLayer(full.filter((e) => e.path !== 'lib/liblzf.so.1'), redis, bundled)).toThrow('the bundled library liblzf.so.1 of redis is not at lib/liblzf.so.1');
+  });
+
+  it("takes the prefix libraries only the extension needs (libpq, built by its dependency stage), with their links; the runtime layer's stay", () => {
+    const link = (path: string, target: string): LayerEntry => ({ type: 'symlink', path, mode: 0o777, target });
+    const pgsql = { short: 'pgsql', module: 'pgsql', ini: { path: 'etc/php/conf.d/20-pgsql.ini', lines: ['extension=pgsql'] } };
+    const opt: LayerEntry[] = [
+      file('bin/php'),
+      file('etc/php/conf.d/20-pgsql.ini'),
+      file('lib/libssl.so.3'),
+      file('lib/libcrypto.so.3'),
+      file('lib/libpq.so.5.15'),
+      link('lib/libpq.so.5', 'libpq.so.5.15'),
+      link('lib/libpq.so', 'libpq.so.5.15'),
+      file('lib/libpgextra.so.1'),
+      file(`${EXT_DIR}/pgsql.so`),
+      file(`${EXT_DIR}/opcache.so`),
+    ];
+    const needed: Record<string, string[]> = {
+      'bin/php': ['libssl.so.3', 'libc.so.6'],
+      'lib/libssl.so.3': ['libcrypto.so.3'],
+      'lib/libcrypto.so.3': [],
+      'lib/libpq.so.5.15': ['libssl.so.3', 'libpgextra.so.1'],
+      'lib/libpgextra.so.1': [],
+      [`${EXT_DIR}/pgsql.so`]: ['libpq.so.5', 'libc.so.6'],
+      [`${EXT_DIR}/opcache.so`]: [],
+    };
+    const neededOf: NeededOf = (f) => needed[f.path] ?? null;
+    const only = prefixLibrariesOnlyFor(opt, `${EXT_DIR}/pgsql.so`, neededOf);
+    expect(only.paths.sort()).toEqual(['lib/libpgextra.so.1', 'lib/libpq.so', 'lib/libpq.so.5', 'lib/libpq.so.5.15']);
+    expect(only.sonames).toEqual(['libpgextra.so.1', 'libpq.so.5']);
+    const s = splitExtensionLayer(opt, pgsql, [], neededOf);
+    expect(s.layer.filter((e) => e.type !== 'directory').map((e) => `${e.type[0]} ${e.path}`)).toEqual([
+      'f etc/php/conf.d/20-pgsql.ini',
+      'f lib/libpgextra.so.1',
+      's lib/libpq.so',
+      's lib/libpq.so.5',
+      'f lib/libpq.so.5.15',
+      `f ${EXT_DIR}/pgsql.so`,
+    ]);
+    expect(s.libraries).toEqual(['libpgextra.so.1', 'libpq.so.5']);
+    // libssl is the runtime layer's (bin/php needs it): it stays beneath, with the rest.
+    expect(s.beneath.map((e) => e.path)).toEqual(['bin/php', 'lib/libssl.so.3', 'lib/libcrypto.so.3', `${EXT_DIR}/opcache.so`]);
   });
 });

@@ -2,13 +2,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogListing, formatCatalog } from '../../../src/catalog.js';
 import { UserError } from '../../../src/errors.js';
 import { PACKAGE_ROOT, paths } from '../../../src/paths.js';
 import { artifactBaseName, formatPlan } from '../../../src/pipeline/plan.js';
 import { loadCatalog, prepareTarget, type Catalog, type PrepareOptions } from '../../../src/pipeline/prepare.js';
 import { checksToRun } from '../../../src/pipeline/steps/smoke.js';
 import { RecipeError, RecipeRegistry } from '../../../src/recipes/registry.js';
-import { extensionsOf, resolveBuild, type BuildSpec, type ResolveOptions } from '../../../src/recipes/resolve.js';
+import { builtLibraries, extensionsOf, resolveBuild, type BuildSpec, type ResolveOptions } from '../../../src/recipes/resolve.js';
 import { renderBuild } from '../../../src/render/dockerfile.js';
 
 let catalog: Catalog;
@@ -42,14 +43,15 @@ const prepare = (target: string, extensions: string[], extra: Partial<PrepareOpt
   });
 
 describe('the extension recipes', () => {
-  it('php has apcu, igbinary and redis; lua has none', () => {
-    expect(extensionsOf(catalog.recipes, 'php').sort()).toEqual(['apcu', 'igbinary', 'redis']);
+  it('php has apcu, igbinary, pgsql and redis; lua has none', () => {
+    expect(extensionsOf(catalog.recipes, 'php').sort()).toEqual(['apcu', 'igbinary', 'pgsql', 'redis']);
     expect(extensionsOf(catalog.recipes, 'lua')).toEqual([]);
   });
 
-  it('every source is pinned with Debian path and checksum evidence, and every version says which PHP it supports', () => {
+  it('every PECL source is pinned with Debian path and checksum evidence, and every version says which PHP it supports', () => {
     for (const short of extensionsOf(catalog.recipes, 'php')) {
       const { recipe } = catalog.recipes.get(`php-ext-${short}`);
+      if (recipe.extension!.bundled) continue; // built from PHP's own source (pgsql): below
       expect(recipe.kind).toBe('extension');
       expect(recipe.extension!.for).toBe('php');
       for (const v of recipe.versions) {
@@ -88,9 +90,9 @@ describe('recipe validation of extensions', () => {
   it('accepts the real ones', async () => {
     const dir = path.join(root, 'real');
     mkdirSync(dir);
-    for (const name of ['php', 'openssl', 'curl', 'zlib', 'libxml2', 'sqlite3', 'oniguruma', 'php-ext-apcu', 'php-ext-igbinary', 'php-ext-redis']) writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(real(name)));
+    for (const name of ['php', 'openssl', 'curl', 'zlib', 'libxml2', 'sqlite3', 'oniguruma', 'libpq', 'php-ext-apcu', 'php-ext-igbinary', 'php-ext-pgsql', 'php-ext-redis']) writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(real(name)));
     const reg = await RecipeRegistry.load([dir]);
-    expect(extensionsOf(reg, 'php').sort()).toEqual(['apcu', 'igbinary', 'redis']);
+    expect(extensionsOf(reg, 'php').sort()).toEqual(['apcu', 'igbinary', 'pgsql', 'redis']);
   });
 
   it('a version without supports is refused, naming the field', async () => {
@@ -124,6 +126,25 @@ describe('recipe validation of extensions', () => {
     const message = await loadError({ 'php-ext-apcu.json': apcu });
     expect(message).toContain('php-ext-apcu.json: profiles: an extension takes the profiles of the interpreter it is built into');
     expect(message).toContain('php-ext-apcu.json: smoke: an extension is checked by its module name and smoke.checks only');
+  });
+
+  it('a bundled extension takes its interpreter\'s version and source: versions are refused; its libraries have no profiles', async () => {
+    const pgsql = real('php-ext-pgsql');
+    pgsql.versions = real('php-ext-apcu').versions;
+    pgsql.dependencies[0].profiles = ['standard'];
+    const message = await loadError({ 'php-ext-pgsql.json': pgsql, 'libpq.json': real('libpq') });
+    expect(message).toContain('php-ext-pgsql.json: versions: a bundled extension (extension.bundled) takes the version and source of its interpreter: drop versions');
+    expect(message).toContain('php-ext-pgsql.json: dependencies[0].profiles: an extension is built the same for every profile: drop profiles');
+    const apcu = real('php-ext-apcu');
+    apcu.versions = [];
+    expect(await loadError({ 'php-ext-apcu.json': apcu })).toContain('php-ext-apcu.json: versions: a recipe needs at least one pinned version');
+  });
+
+  it("an extension's library must be a library recipe whose pairing default is pinned", async () => {
+    const pgsql = real('php-ext-pgsql');
+    pgsql.dependencies[0].rules[0].default = '16.1';
+    expect(await loadError({ 'php-ext-pgsql.json': pgsql, 'libpq.json': real('libpq') })).toContain('php-ext-pgsql.json: dependencies[0].rules[0].default: libpq 16.1 is not pinned');
+    expect(await loadError({ 'php-ext-pgsql.json': real('php-ext-pgsql') })).toContain("php-ext-pgsql.json: dependencies[0].name: no recipe named 'libpq'");
   });
 
   it('extension.for must name an interpreter, and the file name must follow <interpreter>-ext-<name>', async () => {
@@ -192,8 +213,26 @@ describe('resolving --ext against the exact interpreter', () => {
     expect(refusal('php@8.5.9', ['apcu'])).not.toContain('\n');
   });
 
+  it('pgsql is bundled with PHP: the PHP version and source, ext/pgsql, and libpq paired by its rule', () => {
+    const [pgsql] = resolve('php@8.2.32', ['pgsql']).extensions;
+    expect(pgsql).toMatchObject({ short: 'pgsql', version: '8.2.32', supports: '>=7.3.0', module: 'pgsql', bundledDir: 'ext/pgsql', sources: [], args: ['--with-pgsql=/opt'] });
+    expect(pgsql!.dependencies.map((d) => `${d.name}@${d.version} ${d.pairing.name}`)).toEqual(['libpq@15.18 libpq-15']);
+    expect(resolve('php@7.4.33', ['pgsql']).extensions[0]!.version).toBe('7.4.33');
+    expect(resolve('php@8.2.32', ['pgsql@8.2']).extensions[0]!.version).toBe('8.2.32');
+    expect(refusal('php@8.2.32', ['pgsql@8.1'])).toBe('--ext pgsql@8.1: pgsql is bundled with php, so its version is the php version (8.2.32): drop @8.1');
+    // The interpreter's own libraries are unchanged: libpq is the extension's.
+    expect(resolve('php@8.2.32', ['pgsql']).dependencies.map((d) => d.name)).toEqual(['zlib', 'openssl', 'curl']);
+    expect(builtLibraries(resolve('php@8.2.32', ['pgsql'])).map((d) => d.name)).toEqual(['zlib', 'openssl', 'curl', 'libpq']);
+  });
+
+  it('--list shows a bundled extension with its interpreter\'s version and source, and its library', async () => {
+    const listing = await catalogListing({ probe: false, cacheDir: mkdtempSync(path.join(tmpdir(), 'lrb-list-')) });
+    expect(listing.recipes.find((e) => e.name === 'php-ext-pgsql')).toMatchObject({ kind: 'extension', version: "php's", pairs: { php: '>=7.3.0', libpq: '15.18' }, sources: [] });
+    expect(formatCatalog(listing)).toMatch(/php-ext-pgsql@php's +extension +php >=7\.3\.0, libpq 15\.18 +all platforms +built from php's source/);
+  });
+
   it('refuses an unknown extension, naming those that exist', () => {
-    expect(refusal('php@8.2.32', ['imagick'])).toBe("unknown extension 'imagick' for php: recipes exist for apcu, igbinary, redis (add recipes/php-ext-imagick.json)");
+    expect(refusal('php@8.2.32', ['imagick'])).toBe("unknown extension 'imagick' for php: recipes exist for apcu, igbinary, pgsql, redis (add recipes/php-ext-imagick.json)");
     expect(refusal('lua@5.4.7', ['redis'])).toBe("unknown extension 'redis' for lua: no extension recipes exist (add recipes/lua-ext-redis.json)");
   });
 
@@ -266,6 +305,20 @@ describe('Dockerfile with extensions', () => {
     expect(lastStage).toContain('finalize.sh include');
     expect(r.files.map((f) => f.path)).toEqual(expect.arrayContaining(['scripts/build-php-extension.sh', 'scripts/write-ini.sh', 'sources/redis-6.2.0.tgz']));
     await expect(r.dockerfile).toMatchFileSnapshot('../render/__snapshots__/dockerfiles/php-8.2.32-minimal+apcu+igbinary+redis-al2023-portable.Dockerfile');
+  });
+
+  it('php@8.2.32 minimal on al2023-portable with pgsql: libpq after the interpreter, pgsql from the PHP source', async () => {
+    const r = renderBuild(resolve('php@8.2.32', ['pgsql']), catalog.templates);
+    expect(r.stages).toEqual(['toolchain', 'dep-zlib', 'dep-openssl', 'dep-curl', 'interpreter', 'ext-pgsql-dep-libpq', 'ext-pgsql']);
+    // The interpreter's stages are those of the layer without pgsql (an extension layer's PHP is the runtime layer's).
+    const without = renderBuild(resolve('php@8.2.32', []), catalog.templates).dockerfile;
+    const upToInterpreter = (d: string, end: string) => d.slice(d.indexOf('\nFROM toolchain AS dep-zlib'), d.indexOf(end)).trimEnd();
+    expect(upToInterpreter(r.dockerfile, '\nFROM interpreter AS')).toBe(upToInterpreter(without, '\nCOPY scripts/finalize.sh'));
+    expect(r.dockerfile).toContain('LRB_SOURCE=/usr/src/lrb/sources/php-8.2.32.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.2.32 LRB_EXT_DIR=ext/pgsql \\\n    sh /usr/src/lrb/scripts/build-php-extension.sh');
+    // The PHP source is in the context once, for both stages.
+    expect(r.files.filter((f) => f.path === 'sources/php-8.2.32.tar.xz')).toHaveLength(1);
+    expect(r.files.map((f) => f.path)).toEqual(expect.arrayContaining(['scripts/build-libpq.sh', 'sources/postgresql-15.18.tar.bz2']));
+    await expect(r.dockerfile).toMatchFileSnapshot('../render/__snapshots__/dockerfiles/php-8.2.32-minimal+pgsql-al2023-portable.Dockerfile');
   });
 
   it('without extensions the interpreter stage is the last, as before', () => {

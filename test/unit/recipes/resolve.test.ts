@@ -28,9 +28,9 @@ const PHP_BASE_ARGS = [
 ];
 
 describe('the catalog', () => {
-  it('loads the built-in recipes: eight, and three extensions of php', () => {
+  it('loads the built-in recipes: nine, and four extensions of php', () => {
     expect(catalog.recipes.list().map((l) => l.recipe.name)).toEqual([
-      'curl', 'libxml2', 'lua', 'oniguruma', 'openssl', 'php', 'php-ext-apcu', 'php-ext-igbinary', 'php-ext-redis', 'sqlite3', 'zlib',
+      'curl', 'libpq', 'libxml2', 'lua', 'oniguruma', 'openssl', 'php', 'php-ext-apcu', 'php-ext-igbinary', 'php-ext-pgsql', 'php-ext-redis', 'sqlite3', 'zlib',
     ]);
     expect(catalog.recipes.versionsOf('php')).toEqual([
       '7.3.0', '7.3.33', '7.4.33', '8.0.30', '8.1.34', '8.2.32', '8.2.33', '8.3.33', '8.4.24', '8.5.9',
@@ -107,7 +107,7 @@ describe('resolveBuild: interpreter versions', () => {
 
   it('unknown recipe → error naming the known ones', () => {
     expect(() => resolve('python@3.12')).toThrow(UserError);
-    expect(() => resolve('python@3.12')).toThrow(/unknown recipe 'python': known recipes are curl, libxml2, lua, oniguruma, openssl, php, php-ext-apcu, php-ext-igbinary, php-ext-redis, sqlite3, zlib/);
+    expect(() => resolve('python@3.12')).toThrow(/unknown recipe 'python': known recipes are curl, libpq, libxml2, lua, oniguruma, openssl, php, php-ext-apcu, php-ext-igbinary, php-ext-pgsql, php-ext-redis, sqlite3, zlib/);
   });
 
   it('a library as target → error pointing at --with and naming its users', () => {
