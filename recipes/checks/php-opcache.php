@@ -1,6 +1,7 @@
 <?php
 // Smoke check of recipes/php.json (opcache-enabled, opcache-jit-available-but-off): OPcache is
-// loaded and on for the CLI, this very file went through it, timestamps are not re-checked, and
+// loaded and on for the CLI, this very file went through it, timestamps are not re-checked, the
+// interned strings buffer is the layer's size, and
 // on PHP 8 the JIT is compiled in, off by default, and turned on by the settings a user would put
 // in php/conf.d (run in a second PHP process, no shell needed).
 $status = opcache_get_status(false);
@@ -11,6 +12,8 @@ if ($status === false) {
 $out = ['opcache-on'];
 $out[] = opcache_is_script_cached(__FILE__) ? 'script-cached' : 'script-not-cached';
 $out[] = 'validate_timestamps=' . ini_get('opcache.validate_timestamps');
+// The layer's php.ini sizes the interned strings buffer (in MB): the setting must have applied.
+$out[] = 'interned=' . ini_get('opcache.interned_strings_buffer') . 'M';
 if (PHP_VERSION_ID >= 80000) {
     $out[] = isset($status['jit']) ? 'jit-' . ($status['jit']['on'] ? 'on' : 'off') : 'no-jit';
     $child = proc_open(

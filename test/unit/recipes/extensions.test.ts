@@ -350,7 +350,7 @@ describe('OPcache in every profile', () => {
 
   it('the layer php.ini enables it for the CLI with the JIT off', () => {
     const ini = readFileSync(path.join(PACKAGE_ROOT, 'runtime/php/layer/etc/php/php.ini'), 'utf8');
-    for (const line of ['opcache.enable_cli = 1', 'opcache.validate_timestamps = 0', 'opcache.jit = disable', 'opcache.jit_buffer_size = 0']) {
+    for (const line of ['opcache.enable_cli = 1', 'opcache.validate_timestamps = 0', 'opcache.interned_strings_buffer = 4', 'opcache.jit = disable', 'opcache.jit_buffer_size = 0']) {
       expect(ini.split('\n')).toContain(line);
     }
   });
