@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRuntimes } from '../../src/api.js';
@@ -7,7 +7,7 @@ import { UserError } from '../../src/errors.js';
 import { invokeLayer } from '../../src/invoke/index.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { BuildResult, Manifest } from '../../src/pipeline/manifest.js';
-import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir } from './helpers.js';
+import { execFileP, jsonBodies, ourContainers, REPO_ROOT, requireEngine, tempDir, writeHandler } from './helpers.js';
 
 // APCu as a layer of its own for php@8.2.32 standard on al2023-portable: `php-ext-apcu --for
 // php@8.2.32 --profile standard`. That php layer is what catalog-builds.test.ts builds, and its
@@ -89,10 +89,8 @@ describe('php-ext-apcu --for php@8.2.32 --profile standard on al2023-portable', 
   });
 
   it('serves a function that counts in APCu across invocations with both layers at /opt, as Lambda extracts them', async () => {
-    const fn = path.join(out.dir, 'function');
-    await mkdir(fn, { recursive: true });
-    await writeFile(
-      path.join(fn, 'handler.php'),
+    const fn = await writeHandler(
+      out.dir,
       `<?php
 function handler($event, $context)
 {
@@ -102,7 +100,7 @@ function handler($event, $context)
 `,
     );
     const result = await invokeLayer({ layer: [php.zip, apcu.zip], engine, functionPath: fn, handler: 'handler.handler', events: ['{}', '{}'] });
-    expect(result.invocations.map((i) => JSON.parse(i.body.toString()) as unknown)).toEqual([
+    expect(jsonBodies(result)).toEqual([
       { invocation: 1, apcu: '5.1.24', cli: '1', php: '8.2.32' },
       { invocation: 2, apcu: '5.1.24', cli: '1', php: '8.2.32' },
     ]);

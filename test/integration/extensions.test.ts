@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { invokeLayer } from '../../src/invoke/index.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
-import { freePort, ourContainers, requireEngine, runInRuntimeImage, tempDir } from './helpers.js';
+import { freePort, jsonBodies, ourContainers, requireEngine, runInRuntimeImage, tempDir, writeHandler } from './helpers.js';
 
 // php@8.2.32 standard on al2023-portable with apcu, igbinary and redis built in (--ext), built once.
 // Standard, not minimal: catalog-builds.test.ts builds the same interpreter, so CI compiles only
@@ -114,10 +114,8 @@ describe('php@8.2.32 standard + apcu, igbinary, redis on al2023-portable', () =>
     });
     await waitForPort(redisPort, 10_000);
 
-    const fn = path.join(out.dir, 'function');
-    await mkdir(fn, { recursive: true });
-    await writeFile(
-      path.join(fn, 'handler.php'),
+    const fn = await writeHandler(
+      out.dir,
       `<?php
 function handler($event, $context)
 {
@@ -147,7 +145,7 @@ function handler($event, $context)
       env: { REDIS_PORT: String(redisPort) },
       events: ['{"name":"first","n":[1,2.5,true,null]}', '{"name":"second"}'],
     });
-    const bodies = result.invocations.map((i) => JSON.parse(i.body.toString()) as Record<string, unknown>);
+    const bodies = jsonBodies(result);
     const server = (await new Promise<string>((resolve, reject) => {
       const p = spawn('redis-server', ['--version']);
       let text = '';

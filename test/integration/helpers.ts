@@ -44,6 +44,19 @@ export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: (
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
+/** A function directory `<dir>/function` whose `handler.php` is `source` (for `invokeLayer`). */
+export async function writeHandler(dir: string, source: string): Promise<string> {
+  const fn = path.join(dir, 'function');
+  await mkdir(fn, { recursive: true });
+  await writeFile(path.join(fn, 'handler.php'), source);
+  return fn;
+}
+
+/** Each invocation's response body, JSON-decoded (every return value of a PHP handler is JSON). */
+export function jsonBodies(result: { invocations: readonly { body: Buffer | string }[] }): Record<string, unknown>[] {
+  return result.invocations.map((i) => JSON.parse(i.body.toString()) as Record<string, unknown>);
+}
+
 /** A TCP port on 127.0.0.1 that nothing listens on right now (for servers the tests start). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRuntimes } from '../../src/api.js';
@@ -7,7 +7,7 @@ import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { invokeLayer } from '../../src/invoke/index.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { BuildResult, Manifest } from '../../src/pipeline/manifest.js';
-import { execFileP, freePort, ourContainers, requireEngine, tempDir } from './helpers.js';
+import { execFileP, freePort, jsonBodies, ourContainers, requireEngine, tempDir, writeHandler } from './helpers.js';
 
 // pgsql, the extension that needs a system library: PHP's own ext/pgsql built with phpize from the
 // php@8.2.32 source, linked to libpq built from PostgreSQL 15.18's pinned source, as a layer of its
@@ -123,10 +123,8 @@ describe('php-ext-pgsql --for php@8.2.32 --profile standard on al2023-portable',
   });
 
   it('serves invocations that write and read a real PostgreSQL through both layers', async () => {
-    const fn = path.join(out.dir, 'function');
-    await mkdir(fn, { recursive: true });
-    await writeFile(
-      path.join(fn, 'handler.php'),
+    const fn = await writeHandler(
+      out.dir,
       `<?php
 function handler($event, $context)
 {
@@ -147,7 +145,7 @@ function handler($event, $context)
       env: { PG_PORT: String(pgPort) },
       events: ['{"name":"first"}', '{"name":"second"}'],
     });
-    const bodies = result.invocations.map((i) => JSON.parse(i.body.toString()) as Record<string, unknown>);
+    const bodies = jsonBodies(result);
     const { stdout } = await execFileP(`${await postgresBin()}/postgres`, ['--version']);
     const version = /\) (\d+\.\d+)/.exec(stdout)![1];
     expect(bodies).toEqual([
