@@ -282,6 +282,15 @@ function resolveLayerBuild(registry: RecipeRegistry, req: TargetRequest, opts: R
     const skipped = declared && notFor(declared);
     if (skipped) throw new UserError(`--with ${w}: ${recipe.name} builds ${o.name} only ${skipped.only} (drop --with ${o.name}, or ${skipped.instead})`);
     if (!declared) {
+      // An extension's library (libpq of pgsql) is paired by the extension's own rule.
+      const ext = registry.list().find((l) => l.recipe.extension?.for === recipe.name && l.recipe.dependencies?.some((d) => d.name === o.name));
+      if (ext) {
+        const rule = ext.recipe.dependencies!.find((d) => d.name === o.name)!.rules.at(-1)!;
+        throw new UserError(
+          `--with ${w}: ${o.name} is a library of the extension ${ext.recipe.name}, paired by its own rules (e.g. '${rule.name}': ${o.name} ${rule.default}); ` +
+            `--with pins only ${recipe.name}'s own libraries (drop --with ${o.name}, or change the rule in ${ext.file})`,
+        );
+      }
       throw new UserError(
         `--with ${w}: ${recipe.name} does not depend on '${o.name}'` +
           (recipe.dependencies?.length ? ` (its dependencies: ${recipe.dependencies.map((d) => d.name).join(', ')})` : ' (it has no dependencies)'),

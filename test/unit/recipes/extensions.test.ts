@@ -225,6 +225,20 @@ describe('resolving --ext against the exact interpreter', () => {
     expect(builtLibraries(resolve('php@8.2.32', ['pgsql'])).map((d) => d.name)).toEqual(['zlib', 'openssl', 'curl', 'libpq']);
   });
 
+  it('--with naming an extension\'s library is refused in one line naming the extension and its rule', () => {
+    const message = (() => {
+      try {
+        resolveBuild(catalog.recipes, 'php@8.2.32', { platform: catalog.platforms.get('al2023-portable'), arch: 'x86_64', extensions: ['pgsql'], with: ['libpq@15.18'] });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'not refused';
+    })();
+    expect(message).toBe(
+      `--with libpq@15.18: libpq is a library of the extension php-ext-pgsql, paired by its own rules (e.g. 'libpq-15': libpq 15.18); --with pins only php's own libraries (drop --with libpq, or change the rule in ${path.join(paths.recipes, 'php-ext-pgsql.json')})`,
+    );
+  });
+
   it('--list shows a bundled extension with its interpreter\'s version and source, and its library', async () => {
     const listing = await catalogListing({ probe: false, cacheDir: mkdtempSync(path.join(tmpdir(), 'lrb-list-')) });
     expect(listing.recipes.find((e) => e.name === 'php-ext-pgsql')).toMatchObject({ kind: 'extension', version: "php's", pairs: { php: '>=7.3.0', libpq: '15.18' }, sources: [] });
