@@ -204,6 +204,11 @@ export function buildComponents(spec: Pick<BuildSpec, 'dependencies' | 'interpre
   return [...spec.dependencies, spec.interpreter, ...spec.extensions.flatMap((e) => [...e.dependencies, e])];
 }
 
+/** The sources an extension is built from: its own, or for a bundled one (ext/pgsql) the interpreter's. */
+export function extensionSources(ext: ResolvedExtension, spec: Pick<BuildSpec, 'interpreter'>): SourceSpec[] {
+  return ext.bundledDir ? spec.interpreter.sources : ext.sources;
+}
+
 /** Every library a build compiles from pinned sources: the interpreter's, then its extensions'. */
 export function builtLibraries(spec: Pick<BuildSpec, 'dependencies' | 'extensions'>): ResolvedDependency[] {
   return [...spec.dependencies, ...spec.extensions.flatMap((e) => e.dependencies)];

@@ -1,6 +1,6 @@
 import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
 import { platformPackages } from '../platforms/registry.js';
-import { builtLibraries, type BuildSpec, type ResolvedComponent } from '../recipes/resolve.js';
+import { builtLibraries, extensionSources, type BuildSpec, type ResolvedComponent } from '../recipes/resolve.js';
 import type { Platform } from '../recipes/schema.js';
 import type { BuildMethodChoice, CrossSettings } from '../pipeline/build-method.js';
 import { shellJoin } from './shell.js';
@@ -155,7 +155,7 @@ export function renderBuild(spec: BuildSpec, templates: InstallTemplates, method
     const packages = ext.packages.filter((p) => !installed.has(p));
     for (const p of packages) installed.add(p);
     // A bundled extension (ext/pgsql) is built from the interpreter's source, in its directory.
-    const component = ext.bundledDir ? { ...ext, packages, sources: interpreter.sources } : { ...ext, packages };
+    const component = { ...ext, packages, sources: extensionSources(ext, spec) };
     out.push('', ...componentStage(component, prev, stage, platform, templates, files, cross, ext.bundledDir ? [`LRB_EXT_DIR=${ext.bundledDir}`] : []));
     out.push(`COPY ${contextScript(files, 'write-ini.sh')} ${SCRIPT_DIR}/`);
     out.push(`RUN LRB_PREFIX=${PREFIX} sh ${SCRIPT_DIR}/write-ini.sh ${shellJoin([ext.ini.path, ...ext.ini.lines])}`);

@@ -5,7 +5,7 @@ import { sha256Hex } from '../hash.js';
 import type { BuildResult, Manifest } from '../manifest.js';
 import { describeFsError, tempNameFor } from '../output-files.js';
 import type { PreparedBuild } from '../prepare.js';
-import { builtLibraries, type ResolvedDependency, type ResolvedExtension } from '../../recipes/resolve.js';
+import { builtLibraries, extensionSources, type ResolvedDependency, type ResolvedExtension } from '../../recipes/resolve.js';
 import type { Step, StepContext } from '../step-types.js';
 
 /** Is the artifact on disk exactly what these inputs would produce? */
@@ -67,7 +67,7 @@ function extensionRecord(e: ResolvedExtension, spec: PreparedBuild['spec']): Non
     ...(e.recipe.license ? { license: e.recipe.license } : {}),
     ini: e.ini,
     rules: e.rules.map((r) => r.name),
-    sources: (e.bundledDir ? spec.interpreter.sources : e.sources).map(src),
+    sources: extensionSources(e, spec).map(src),
   };
 }
 
@@ -83,13 +83,14 @@ function contents(spec: PreparedBuild['spec'], plan: PreparedBuild['plan']): Pic
   const layer = spec.extensionLayer;
   if (layer) {
     const e = layer.extension;
+    const record = extensionRecord(e, spec);
     return {
       kind: 'extension-layer',
       ...(plan.for ? { for: plan.for } : {}),
-      recipe: { name: e.name, version: e.version, profile: plan.profile, ...(e.recipe.license ? { license: e.recipe.license } : {}), sources: extensionRecord(e, spec).sources, rules: e.rules.map((r) => r.name) },
+      recipe: { name: e.name, version: e.version, profile: plan.profile, ...(e.recipe.license ? { license: e.recipe.license } : {}), sources: record.sources, rules: e.rules.map((r) => r.name) },
       // The libraries it carries that were built from pinned sources (libpq for pgsql).
       dependencies: e.dependencies.map(dependencyRecord),
-      extensions: [extensionRecord(e, spec)],
+      extensions: [record],
     };
   }
   return {
