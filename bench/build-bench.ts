@@ -183,7 +183,7 @@ export async function runBuildBench(
     // The recipe's check scripts are named relative to its directory (checks/...).
     await cp(path.join(ROOT, 'recipes/checks'), path.join(recipes, 'checks'), { recursive: true });
     await cp(path.join(ROOT, 'runtime/php/layer'), runtime, { recursive: true });
-    await appendFile(path.join(runtime, 'runtime/main.php'), `\n// bench edit ${Date.now()}\n`);
+    await appendFile(path.join(runtime, 'runtime/src/Runtime.php'), `\n// bench edit ${Date.now()}\n`);
     const php = JSON.parse(await readFile(path.join(ROOT, 'recipes/php.json'), 'utf8')) as { runtime: string };
     php.runtime = runtime;
     await writeFile(path.join(recipes, 'php.json'), JSON.stringify(php));

@@ -5,7 +5,7 @@
  *   npx tsx bench/invoke-bench.ts [--php /path/to/php] [--invocations 300] [--warmups 20] [--cold-starts 5]
  *
  * Variants:
- *   bootstrap  runtime/php/layer/bootstrap (sh + runtime/main.php), handler bench/baselines/handler.php
+ *   bootstrap  runtime/php/layer/bootstrap (PHP: bin/php bootstrap), handler bench/baselines/handler.php
  *   naive      bench/baselines/naive-loop.php: new curl handle per HTTP call, `require` per invocation
  *   floor      bench/baselines/floor-loop.php: reused curl handles, answers a constant (the floor)
  *
@@ -20,7 +20,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseInvokeBenchArgs, runIfMain } from './cli.js';
-import { LocalRuntime, RuntimeApiServer, lambdaEnvironment, prepareLocalLayer } from '../src/emulator/index.js';
+import { LocalRuntime, RuntimeApiServer, lambdaEnvironment, localBootstrapCommand, prepareLocalLayer } from '../src/emulator/index.js';
 
 const BASELINES = fileURLToPath(new URL('./baselines/', import.meta.url));
 const EVENT = '{"name":"World"}';
@@ -165,7 +165,7 @@ async function createSubject(variant: VariantName, php: string, layerDir: string
   const env = lambdaEnvironment({ runtimeApi: api.address, handler: 'handler.php', taskRoot: BASELINES, memorySizeMb: 1024, extra });
   const command =
     variant === 'bootstrap'
-      ? { command: path.join(layerDir, 'bootstrap'), args: [] }
+      ? localBootstrapCommand(layerDir)
       : { command: php, args: [path.join(BASELINES, variant === 'naive' ? 'naive-loop.php' : 'floor-loop.php')] };
   const runtime = new LocalRuntime({ api, ...command, env, cwd: BASELINES });
   return { variant, api, runtime, initSamples: [], roundTrips: [], durations: [], connectionsBefore: 0 };

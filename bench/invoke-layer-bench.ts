@@ -8,7 +8,7 @@
  *       [--invocations 300] [--warmups 20] [--cold-starts 5] [--json]
  *
  * Variants (bench/baselines/ is put at /var/task, _HANDLER=handler.php):
- *   bootstrap  /opt/bootstrap of the layer (sh + runtime/main.php)
+ *   bootstrap  /opt/bootstrap of the layer (a `#!/opt/bin/php` script)
  *   naive      /opt/bin/php /var/task/naive-loop.php: new curl handle per HTTP call, `require` per invocation
  *   floor      /opt/bin/php /var/task/floor-loop.php: reused curl handles, answers a constant (the floor)
  *

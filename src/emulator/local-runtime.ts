@@ -73,6 +73,14 @@ export async function prepareLocalLayer(options: { phpBinary: string; layerSourc
   return dir;
 }
 
+/**
+ * How to run the bootstrap of a directory made by prepareLocalLayer: `<dir>/bin/php <dir>/bootstrap`.
+ * The bootstrap's `#!/opt/bin/php` line only holds where the layer is at /opt, as on Lambda.
+ */
+export function localBootstrapCommand(layerDir: string): { command: string; args: string[] } {
+  return { command: path.join(layerDir, 'bin', 'php'), args: [path.join(layerDir, 'bootstrap')] };
+}
+
 export interface LocalRuntimeOptions {
   api: RuntimeApiServer;
   /** Executable to run, e.g. `<layer>/bootstrap`. */
@@ -154,7 +162,7 @@ export class LocalRuntime {
     const child = this.child;
     if (child === undefined || this.exitPromise === undefined) return undefined;
     if (child.pid !== undefined) {
-      // The whole group: the bootstrap and the PHP process it supervises (even if orphaned).
+      // The whole group: the runtime and anything it started (even if orphaned).
       try {
         process.kill(-child.pid, signal);
       } catch {

@@ -22,6 +22,7 @@ const PHP_BASE_ARGS = [
   '--disable-cgi',
   '--disable-phpdbg',
   '--enable-cli',
+  '--enable-pcntl',
   '--without-pear',
   '--with-config-file-path=/opt/etc/php',
   '--with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d',

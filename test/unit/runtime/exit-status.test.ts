@@ -7,18 +7,8 @@ import { LAYER_INI, LAYER_SOURCE, PHP_BINARY, assertPhpAvailable, exitStatus } f
 beforeAll(() => assertPhpAvailable());
 
 describe('the exit-status table (runtime/src/ExitStatus.php)', () => {
-  it('is what the bootstrap uses: every EXIT_<NAME>=<n> there is ExitStatus::<NAME>', () => {
-    const bootstrap = readFileSync(path.join(LAYER_SOURCE, 'bootstrap'), 'utf8');
-    const assignments = [...bootstrap.matchAll(/^EXIT_([A-Z_]+)=(\d+)$/gm)].map(([, name, value]) => [name, Number(value)]);
-    expect(assignments.length).toBeGreaterThan(0);
-    const table = exitStatus();
-    for (const [name, value] of assignments) expect([name, table[name as keyof typeof table]]).toEqual([name, value]);
-    // No status written as a bare number anywhere else in the script.
-    expect(bootstrap.match(/\bexit [0-9]+/g)).toBeNull();
-  });
-
   it('has the documented values', () => {
-    expect(exitStatus()).toEqual({ RESTART: 75, INIT_ERROR: 78, API_ERROR: 69, MISSING: 127, SIGNALLED: 143 });
+    expect(exitStatus()).toEqual({ RESTART: 75, INIT_ERROR: 78, API_ERROR: 69, SIGNALLED: 143 });
   });
 });
 
@@ -49,6 +39,17 @@ describe('the layer php.ini (runtime/php/layer/etc/php/php.ini)', () => {
       [...readFileSync(ini, 'utf8').matchAll(/^\s*(opcache\.[a-z_]+)\s*=\s*(\S+)/gm)].map((m) => [m[1], m[2]]),
     );
     expect(settings).toMatchObject({ 'opcache.enable_cli': '1', 'opcache.validate_timestamps': '0', 'opcache.jit': 'disable', 'opcache.jit_buffer_size': '0' });
+  });
+
+  it("keeps the runtime's own files out of OPcache: the blacklist it names is the layer's, and lists them", () => {
+    const named = /^\s*opcache\.blacklist_filename\s*=\s*(\S+)/m.exec(readFileSync(ini, 'utf8'))?.[1];
+    expect(named).toBe('/opt/etc/php/opcache-blacklist.txt');
+    const entries = readFileSync(path.join(LAYER_SOURCE, path.relative('/opt', named!)), 'utf8').split('\n').filter((l) => l !== '');
+    expect(entries).toEqual(['/opt/bootstrap', '/opt/runtime/']);
+    // Every file the bootstrap requires is under /opt/runtime/ once the layer is at /opt.
+    const required = [...readFileSync(path.join(LAYER_SOURCE, 'bootstrap'), 'utf8').matchAll(/^require __DIR__ \. '([^']+)';$/gm)].map((m) => `/opt${m[1]}`);
+    expect(required.length).toBeGreaterThan(10);
+    for (const file of required) expect(file.startsWith('/opt/runtime/')).toBe(true);
   });
 });
 

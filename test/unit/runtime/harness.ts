@@ -14,6 +14,7 @@ import {
   LocalRuntime,
   RuntimeApiServer,
   lambdaEnvironment,
+  localBootstrapCommand,
   prepareLocalLayer,
   type RuntimeApiServerOptions,
 } from '../../../src/emulator/index.js';
@@ -31,7 +32,7 @@ export const LAYER_INI = 'etc/php/php.ini';
  * The exit-status table of runtime/src/ExitStatus.php (its one home), read with PHP.
  * Evaluated when first used, after assertPhpAvailable() had its chance to explain a missing PHP.
  */
-export function exitStatus(): Record<'RESTART' | 'INIT_ERROR' | 'API_ERROR' | 'MISSING' | 'SIGNALLED', number> {
+export function exitStatus(): Record<'RESTART' | 'INIT_ERROR' | 'API_ERROR' | 'SIGNALLED', number> {
   const script = `require ${JSON.stringify(path.join(LAYER_SOURCE, 'runtime/src/ExitStatus.php'))};`
     + ` echo json_encode((new ReflectionClass('LambdaRuntime\\ExitStatus'))->getConstants());`;
   return JSON.parse(execFileSync(PHP_BINARY, ['-r', script], { encoding: 'utf8' }));
@@ -103,12 +104,12 @@ export function useRuntimeHarness(): {
     const api = new RuntimeApiServer({ functionName: 'test-function', timeoutMs: 10_000, ...options.api });
     cleanups.push(() => api.close());
     await api.listen();
-    const bootstrap = path.join(layerDir, 'bootstrap');
+    const bootstrap = localBootstrapCommand(layerDir);
     const limited = options.addressSpaceKib !== undefined;
     const runtime = new LocalRuntime({
       api,
-      command: limited ? '/bin/sh' : bootstrap,
-      args: limited ? ['-c', `ulimit -v ${options.addressSpaceKib} && exec "$0"`, bootstrap] : [],
+      command: limited ? '/bin/sh' : bootstrap.command,
+      args: limited ? ['-c', `ulimit -v ${options.addressSpaceKib} && exec "$0" "$@"`, bootstrap.command, ...bootstrap.args] : bootstrap.args,
       cwd: options.taskRoot,
       env: lambdaEnvironment({
         runtimeApi: api.address,

@@ -1,3 +1,4 @@
+import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,9 +30,29 @@ function occurrences(text: string, needle: string): number {
 }
 
 async function pidOf(api: RuntimeApiServer): Promise<number> {
+  return (await processOf(api)).pid;
+}
+
+/** The serving process (pid) and the PHP program in it (its start time). */
+async function processOf(api: RuntimeApiServer): Promise<{ pid: number; started: number }> {
   const result = await api.invoke('{"do":"pid"}');
   expect(result.status, result.body.toString()).toBe('success');
-  return json(result.body).pid as number;
+  const { pid, started } = json(result.body) as { pid: number; started: number };
+  return { pid, started };
+}
+
+/** The sockets a process holds besides its stdio (Node's pipes are socket pairs): `socket:[inode]`. */
+function socketsOf(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`)
+    .filter((fd) => Number(fd) > 2)
+    .map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`))
+    .filter((target) => target.startsWith('socket:'));
+}
+
+/** A restart in place (pcntl_exec): the same process runs a fresh PHP. */
+function expectRestartedInPlace(before: { pid: number; started: number }, after: { pid: number; started: number }): void {
+  expect(after.pid).toBe(before.pid);
+  expect(after.started).toBeGreaterThan(before.started);
 }
 
 describe('context', () => {
@@ -207,7 +228,7 @@ describe('handler errors', () => {
 describe('fatal errors', () => {
   it('reports memory exhaustion for its request, then PHP restarts and serves the next event', async () => {
     const { api, runtime } = await startBehaviours();
-    const pid = await pidOf(api);
+    const before = await processOf(api);
     const result = await api.invoke('{"do":"fatal-memory"}');
     expect(result.status).toBe('error');
     expect(result.errorType).toBe('E_ERROR');
@@ -215,8 +236,7 @@ describe('fatal errors', () => {
     expect(result.errorMessage).toMatch(/Allowed memory size of \d+ bytes exhausted/);
     expect(json(result.body).stackTrace[0]).toMatch(/behaviours\.php\(\d+\)$/);
 
-    const newPid = await pidOf(api);
-    expect(newPid).not.toBe(pid);
+    expectRestartedInPlace(before, await processOf(api));
     expect(runtime.running).toBe(true);
     expect(runtime.stderr).toContain(`${result.requestId}\tWARN\tRestarting PHP: the process cannot be reused after a fatal error`);
     // Printed once (the runtime's line), not a second time by PHP itself.
@@ -247,22 +267,29 @@ describe('fatal errors', () => {
     const file = path.join(dir, 'compile-error.php');
     await writeFile(file, '<?php\nfunction broken() { break; }\n');
     const { api } = await startBehaviours();
-    const pid = await pidOf(api);
+    const before = await processOf(api);
     const result = await api.invoke(JSON.stringify({ do: 'fatal-compile', file }));
     expect(result.status).toBe('error');
     expect(result.errorType).toBe('E_COMPILE_ERROR');
     expect(result.errorMessage).toContain("'break' not in the 'loop' or 'switch' context");
-    expect(await pidOf(api)).not.toBe(pid);
+    expectRestartedInPlace(before, await processOf(api));
   });
 
   it('reports exit() in the handler as Runtime.ExitError and restarts', async () => {
-    const { api } = await startBehaviours();
-    const pid = await pidOf(api);
+    const { api, runtime } = await startBehaviours();
+    const before = await processOf(api);
+    const socketsBefore = socketsOf(runtime.pid!);
     const result = await api.invoke('{"do":"exit"}');
     expect(result.status).toBe('error');
     expect(result.errorType).toBe('Runtime.ExitError');
     expect(result.errorMessage).toBe('The handler called exit() during the invocation');
-    expect(await pidOf(api)).not.toBe(pid);
+    expectRestartedInPlace(before, await processOf(api));
+    // The old program's connections were closed, not left open in the new one: after one more
+    // invocation it holds as many as the first program held after its first (connections and
+    // curl's own socket pairs), none of them the old ones.
+    const socketsAfter = socketsOf(runtime.pid!);
+    expect(socketsAfter).toHaveLength(socketsBefore.length);
+    expect(socketsAfter.filter((s) => socketsBefore.includes(s))).toEqual([]);
   });
 });
 

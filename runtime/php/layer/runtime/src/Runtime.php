@@ -5,10 +5,11 @@ namespace LambdaRuntime;
 /**
  * The invocation loop: init (load the handler once), then /next -> handler -> response|error.
  *
- * run() returns, and the shutdown function exit()s with, the statuses of ExitStatus (RESTART,
- * INIT_ERROR, API_ERROR). The status is also written to the status file named by the bootstrap
- * (if any): PHP 7 keeps the exit status of a fatal error (255) or of the handler's exit(N) even
- * when a shutdown function calls exit() again, so the file is what tells the bootstrap to restart.
+ * run() returns, and the shutdown function exit()s with, the statuses of ExitStatus (INIT_ERROR,
+ * API_ERROR; RESTART only when the process cannot replace itself). After a fatal error or exit()
+ * in the handler, the shutdown function reports it and restarts PHP in place (Process::restart).
+ * PHP 7 keeps the exit status of a fatal error (255) or of the handler's exit(N) even when a
+ * shutdown function calls exit() again: there, an exit after a fatal error is 255.
  *
  * Every handler result is JSON-encoded (application/json), as in AWS's managed runtimes; a
  * RawResponse is posted as it is, with its own content type.
@@ -46,8 +47,6 @@ final class Runtime
     private $outputLevel = 0;
     /** @var string frames from files under this directory are left out of stack traces */
     private $runtimeDir;
-    /** @var string|null file to write the intended exit status to (from the bootstrap) */
-    private $statusFile;
     /** @var int JSON flags for results; failures are detected with json_last_error() (7.3-compatible) */
     private $jsonFlags;
 
@@ -56,11 +55,9 @@ final class Runtime
      * @param string|false $handlerName _HANDLER
      * @param string $taskRoot LAMBDA_TASK_ROOT
      * @param array<string,mixed> $function functionName, functionVersion, memoryLimitInMB, logGroupName, logStreamName
-     * @param string|null $statusFile where to write the exit status before exiting
      */
-    public function __construct($apiAddress, $handlerName, $taskRoot, array $function, $statusFile = null)
+    public function __construct($apiAddress, $handlerName, $taskRoot, array $function)
     {
-        $this->statusFile = is_string($statusFile) && $statusFile !== '' ? $statusFile : null;
         $this->apiAddress = $apiAddress;
         $this->handlerName = $handlerName;
         $this->taskRoot = $taskRoot;
@@ -70,10 +67,9 @@ final class Runtime
     }
 
     /**
-     * @param string|null $statusFile see the bootstrap
      * @return self
      */
-    public static function fromEnvironment($statusFile = null)
+    public static function fromEnvironment()
     {
         $taskRoot = getenv('LAMBDA_TASK_ROOT');
         $memory = getenv('AWS_LAMBDA_FUNCTION_MEMORY_SIZE');
@@ -87,8 +83,7 @@ final class Runtime
                 'memoryLimitInMB' => is_string($memory) && $memory !== '' ? (int) $memory : null,
                 'logGroupName' => self::env('AWS_LAMBDA_LOG_GROUP_NAME'),
                 'logStreamName' => self::env('AWS_LAMBDA_LOG_STREAM_NAME'),
-            ),
-            $statusFile
+            )
         );
     }
 
@@ -100,6 +95,10 @@ final class Runtime
     public function run()
     {
         register_shutdown_function(array($this, 'onShutdown'));
+        Process::exitOnTerminationAsPid1(function () {
+            // Stopped from outside: nothing to report, no restart.
+            $this->phase = self::PHASE_EXITING;
+        });
         PhpErrors::install(function () {
             return $this->requestId;
         });
@@ -117,12 +116,12 @@ final class Runtime
             $this->argc = $loaded[1];
         } catch (InitException $e) {
             $previous = $e->getPrevious();
-            return $this->exitStatus($this->failInit(
+            return $this->failInit(
                 $e->getErrorType(),
                 $e->getFunctionErrorType(),
                 $e->getMessage(),
                 $previous === null ? array() : ErrorPayload::traceOf($previous, $this->runtimeDir)
-            ));
+            );
         }
 
         $this->phase = self::PHASE_WAITING;
@@ -133,7 +132,7 @@ final class Runtime
         } catch (ApiException $e) {
             return $this->stop(ExitStatus::API_ERROR, 'Runtime API failure, exiting: ' . $e->getMessage());
         }
-        return $this->exitStatus(ExitStatus::API_ERROR); // not reached
+        return ExitStatus::API_ERROR; // not reached
     }
 
     /**
@@ -299,7 +298,7 @@ final class Runtime
         if ($this->phase === self::PHASE_INIT) {
             if ($this->client === null) {
                 $this->phase = self::PHASE_EXITING;
-                exit($this->exitStatus(ExitStatus::INIT_ERROR));
+                exit(ExitStatus::INIT_ERROR);
             }
             $handler = 'Handler "' . (is_string($this->handlerName) ? trim($this->handlerName) : '') . '": ';
             if (ErrorPayload::isFatal($error)) {
@@ -310,7 +309,7 @@ final class Runtime
                 $initType = self::EXIT_ERROR_TYPE;
                 $message = $handler . 'its code called exit() while it was being loaded';
             }
-            exit($this->exitStatus($this->failInit($initType, $initType, $message, $trace)));
+            exit($this->failInit($initType, $initType, $message, $trace));
         }
 
         $requestId = $this->requestId;
@@ -319,30 +318,22 @@ final class Runtime
             $this->reportInvocationError($requestId, $errorType, $message, $trace, self::EXIT_ERROR_TYPE);
         } catch (ApiException $e) {
             Logger::error($requestId, 'Runtime API failure, exiting: ' . $e->getMessage());
-            exit($this->exitStatus(ExitStatus::API_ERROR));
+            exit(ExitStatus::API_ERROR);
         }
-        Logger::warn($requestId, 'Restarting PHP: the process cannot be reused after ' . ($errorType === self::EXIT_ERROR_TYPE ? 'exit()' : 'a fatal error'));
-        exit($this->exitStatus(ExitStatus::RESTART));
+        $why = 'the process cannot be reused after ' . ($errorType === self::EXIT_ERROR_TYPE ? 'exit()' : 'a fatal error');
+        Logger::warn($requestId, 'Restarting PHP: ' . $why);
+        // The new process opens its own connections: close these rather than leak them into it.
+        $this->client->close();
+        $this->client = null;
+        $cannot = Process::restart();
+        Logger::error($requestId, 'Could not restart PHP in place (' . $cannot . '): exiting, so that Lambda starts a new sandbox');
+        exit(ExitStatus::RESTART);
     }
 
     private function stop($status, $message)
     {
         $this->phase = self::PHASE_EXITING;
         Logger::error($this->requestId, $message);
-        return $this->exitStatus($status);
-    }
-
-    /**
-     * Records the status PHP is about to exit with in the bootstrap's status file.
-     *
-     * @param int $status
-     * @return int $status
-     */
-    private function exitStatus($status)
-    {
-        if ($this->statusFile !== null && @file_put_contents($this->statusFile, $status . "\n") === false) {
-            Logger::warn($this->requestId, 'Could not write the exit status to ' . $this->statusFile);
-        }
         return $status;
     }
 

@@ -38,7 +38,7 @@ COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-7.3.33.tar.xz /usr/src/lrb/sources/
 RUN LRB_SOURCE=/usr/src/lrb/sources/php-7.3.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=7.3.33 \
     sh /usr/src/lrb/scripts/build-autotools.sh \
-    --disable-all --disable-cgi --disable-phpdbg --enable-cli --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --enable-json --with-openssl=/opt --with-curl=/opt --with-zlib --enable-opcache
+    --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --enable-json --with-openssl=/opt --with-curl=/opt --with-zlib --enable-opcache
 # rule opcache-shared-before-php-8.5
 COPY scripts/write-ini.sh /usr/src/lrb/scripts/
 RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/write-ini.sh etc/php/conf.d/10-opcache.ini zend_extension=opcache
