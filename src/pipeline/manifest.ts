@@ -73,7 +73,15 @@ export interface Manifest {
     /** Names of the recipe's rules that applied to this build (flags, packages, post-build steps). */
     rules: string[];
   };
-  dependencies: { name: string; version: string; rule: string; overridden: boolean; sources: { name: string; url: string; sha256: string }[] }[];
+  dependencies: {
+    name: string;
+    version: string;
+    rule: string;
+    overridden: boolean;
+    sources: { name: string; url: string; sha256: string }[];
+    /** Patches applied to the first source before the build (e.g. Debian's security fixes), from the source named `from`. */
+    patches?: { from: string; applied: string[] };
+  }[];
   /** Extensions built into the layer (`--ext`), in load order; absent in manifests from before them. */
   extensions?: {
     name: string;

@@ -142,6 +142,7 @@ export function resolveExtensions(
       recipe,
       recipeFile: file,
       sources: chosen.sources,
+      ...(chosen.patches ? { patches: chosen.patches } : {}),
       ...applied,
       module: ext.module,
       ini: { path: '', lines: [`${ext.zend ? 'zend_extension' : 'extension'}=${ext.module}`, ...(ext.ini ?? []).map(([k, v]) => `${k}=${v}`)] },

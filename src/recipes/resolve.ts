@@ -1,6 +1,6 @@
 import { DEFAULT_PROFILE, extensionShortName } from './schema.js';
 import { UserError } from '../errors.js';
-import type { Arch, BuildMethod, DependencyRule, Platform, Profile, Recipe, RecipeVersion, SourceSpec } from './schema.js';
+import type { Arch, BuildMethod, DependencyRule, PatchSet, Platform, Profile, Recipe, RecipeVersion, SourceSpec } from './schema.js';
 import { extensionRequests, extensionsOf, resolveExtensions, type ExtensionRequest } from './extensions.js';
 import type { RecipeRegistry } from './registry.js';
 import { applyRules, checkPlatformRules, policyApplies } from './rules.js';
@@ -34,6 +34,8 @@ export interface ResolvedComponent {
   recipe: Recipe;
   recipeFile: string;
   sources: SourceSpec[];
+  /** Patches applied to the first source after unpacking it (the version's `patches`). */
+  patches?: PatchSet;
   /** Arguments for the recipe's build script, rules applied. */
   args: string[];
   /** Package names in the recipe's vocabulary (mapped per platform when rendering). */
@@ -192,6 +194,7 @@ export function resolveDependencies(
       recipe: chosen.recipe,
       recipeFile: chosen.file,
       sources: chosen.version.sources,
+      ...(chosen.version.patches ? { patches: chosen.version.patches } : {}),
       ...applied,
       pairing: { name: rule.name, reason: rule.reason, allowed: rule.allowed, overridden: override !== undefined },
     });
@@ -338,6 +341,7 @@ function resolveLayerBuild(registry: RecipeRegistry, req: TargetRequest, opts: R
       recipe,
       recipeFile: file,
       sources: version.sources,
+      ...(version.patches ? { patches: version.patches } : {}),
       args: [...applied.args, ...profileSpec.args],
       packages: [...applied.packages, ...profileSpec.packages].filter(notBuilt),
       rules: applied.rules,

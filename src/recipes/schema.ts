@@ -56,6 +56,25 @@ export const sourceSchema = z.strictObject({
   checksumEvidence: z.string().min(10).optional(),
 });
 
+/**
+ * Patches applied to a version's first source after unpacking it (`patch -p1`, in this order):
+ * e.g. the security fixes of Debian's package, from its `.debian.tar.xz`, which is then one of the
+ * version's pinned sources.
+ */
+export const patchSetSchema = z.strictObject({
+  /** The source (by its `name`, not the first one) that holds the patches: an archive. */
+  from: fileName,
+  /** Directory of the patches inside that archive, e.g. `debian/patches`. */
+  dir: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/, 'must be a relative path, e.g. debian/patches'),
+  /** Patch files relative to `dir`, applied in this order. */
+  apply: z
+    .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*(\/[A-Za-z0-9][A-Za-z0-9._+-]*)*$/, 'must be a relative path of plain names'))
+    .min(1),
+  /** Why these patches, and why the others of that directory are left out. */
+  reason: z.string().min(10),
+});
+export type PatchSet = z.infer<typeof patchSetSchema>;
+
 const ruleName = z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'must be lowercase letters, digits, dots and dashes');
 
 /**
@@ -242,12 +261,26 @@ export const recipeSchema = z
           /** Extensions: the versions of the interpreter this release builds and works with (a semver range). */
           supports: semverRange.optional(),
           sources: z.array(sourceSchema).min(1),
+          patches: patchSetSchema.optional(),
         }),
       )
       // Absent only for an extension bundled with its interpreter (extension.bundled): it has the interpreter's.
       .default([]),
   })
   .superRefine((recipe, ctx) => {
+    recipe.versions.forEach((v, i) => {
+      if (!v.patches) return;
+      const names = v.sources.map((s) => s.name);
+      if (!names.slice(1).includes(v.patches.from)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['versions', i, 'patches', 'from'],
+          message: `'${v.patches.from}' must name one of this version's sources after the first (the first is what is patched): ${names.join(', ')}`,
+        });
+      }
+      const twice = v.patches.apply.filter((p, j) => v.patches!.apply.indexOf(p) !== j);
+      if (twice.length) ctx.addIssue({ code: 'custom', path: ['versions', i, 'patches', 'apply'], message: `listed twice: ${[...new Set(twice)].join(', ')}` });
+    });
     if (recipe.kind === 'extension') {
       if (!recipe.extension) ctx.addIssue({ code: 'custom', path: ['extension'], message: 'an extension recipe needs an extension section (for, module)' });
       recipe.versions.forEach((v, i) => {

@@ -1,9 +1,9 @@
 import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
 import { platformPackages } from '../platforms/registry.js';
 import { builtLibraries, extensionSources, type BuildSpec, type ResolvedComponent } from '../recipes/resolve.js';
-import type { Platform } from '../recipes/schema.js';
+import type { PatchSet, Platform } from '../recipes/schema.js';
 import type { BuildMethodChoice, CrossSettings } from '../pipeline/build-method.js';
-import { shellJoin } from './shell.js';
+import { shellJoin, shellQuote } from './shell.js';
 
 /** The package-install fragments under dockerfiles/, by package manager. */
 export type InstallTemplates = Record<Platform['packageManager'], string>;
@@ -57,6 +57,15 @@ export function stagePackages(platform: Platform, names: readonly string[], who:
   ];
 }
 
+/** The package name (platforms.json vocabulary) of patch(1). */
+export const PATCH_PACKAGE = 'patch';
+
+/** What common.sh's lrb_unpack needs to apply a component's patches (none without patches). */
+function patchVars(patches: PatchSet | undefined): string[] {
+  if (!patches) return [];
+  return [`LRB_PATCHES_FROM=${SRC_DIR}/${patches.from}`, `LRB_PATCHES_DIR=${patches.dir}`, `LRB_PATCHES=${shellQuote(patches.apply.join(' '))}`];
+}
+
 function componentStage(
   c: ResolvedComponent,
   from: string,
@@ -69,7 +78,9 @@ function componentStage(
   env: readonly string[] = [],
 ): string[] {
   const lines = [`FROM ${from} AS ${stage}`];
-  lines.push(...installBlock(templates, platform, stagePackages(platform, c.packages, `${c.name} ${c.version}`, cross)));
+  // Patches are applied with patch(1), a package like any other tool the stage needs.
+  const packages = c.patches ? [...c.packages, PATCH_PACKAGE] : c.packages;
+  lines.push(...installBlock(templates, platform, stagePackages(platform, packages, `${c.name} ${c.version}`, cross)));
   const scripts = ['common.sh', c.recipe.build.script].map((s) => contextScript(files, s));
   lines.push(`COPY ${scripts.join(' ')} ${SCRIPT_DIR}/`);
   for (const src of c.sources) {
@@ -78,7 +89,7 @@ function componentStage(
     files.push({ path: `sources/${src.name}`, kind: 'source', sourceName: src.name, sha256: src.sha256 });
   }
   lines.push(`COPY ${c.sources.map((s) => `sources/${s.name}`).join(' ')} ${SRC_DIR}/`);
-  const vars = [`LRB_SOURCE=${SRC_DIR}/${c.sources[0]!.name}`, `LRB_PREFIX=${PREFIX}`, `LRB_VERSION=${c.version}`, ...env].join(' ');
+  const vars = [`LRB_SOURCE=${SRC_DIR}/${c.sources[0]!.name}`, `LRB_PREFIX=${PREFIX}`, `LRB_VERSION=${c.version}`, ...patchVars(c.patches), ...env].join(' ');
   const args = c.args.length ? ` \\\n    ${shellJoin(c.args)}` : '';
   lines.push(`RUN ${vars} \\\n    sh ${SCRIPT_DIR}/${c.recipe.build.script}${args}`);
   for (const step of c.postBuild) {

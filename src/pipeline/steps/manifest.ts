@@ -72,7 +72,14 @@ function extensionRecord(e: ResolvedExtension, spec: PreparedBuild['spec']): Non
 }
 
 function dependencyRecord(d: ResolvedDependency): Manifest['dependencies'][number] {
-  return { name: d.name, version: d.version, rule: d.pairing.name, overridden: d.pairing.overridden, sources: d.sources.map(src) };
+  return {
+    name: d.name,
+    version: d.version,
+    rule: d.pairing.name,
+    overridden: d.pairing.overridden,
+    sources: d.sources.map(src),
+    ...(d.patches ? { patches: { from: d.patches.from, applied: [...d.patches.apply] } } : {}),
+  };
 }
 
 /**

@@ -158,6 +158,22 @@ describe('RecipeRegistry.load: broken recipes name the file and the field path',
     expect(err.message).toContain(`${path.join(dir, 'php.json')}: rules[${i}].postBuild[0].script: must be a plain file name`);
   });
 
+  it('patches must come from a later source of the same version, each listed once → versions[0].patches.*', async () => {
+    const libxml2 = real('libxml2');
+    const patches = libxml2.versions[0].patches;
+    libxml2.versions[0].patches = { ...patches, from: libxml2.versions[0].sources[0].name, apply: [patches.apply[0], patches.apply[0]] };
+    const { err, dir } = await loadError({ 'libxml2.json': libxml2 });
+    expect(err.message).toContain(`${path.join(dir, 'libxml2.json')}: versions[0].patches.from: 'libxml2_2.9.14+dfsg.orig.tar.xz' must name one of this version's sources after the first`);
+    expect(err.message).toContain(`versions[0].patches.apply: listed twice: ${patches.apply[0]}`);
+  });
+
+  it('a patch path that climbs out of its directory → versions[0].patches.apply[N]', async () => {
+    const sqlite3 = real('sqlite3');
+    sqlite3.versions[0].patches.apply.push('../../etc/passwd');
+    const { err } = await loadError({ 'sqlite3.json': sqlite3 });
+    expect(err.message).toContain(`versions[0].patches.apply[${sqlite3.versions[0].patches.apply.length - 1}]: must be a relative path of plain names`);
+  });
+
   it('name / file name mismatch → name', async () => {
     const { err, dir } = await loadError({ 'php8.json': real('php') });
     expect(err).toBeInstanceOf(RecipeError);

@@ -332,10 +332,11 @@ describe('the portable platform (al2023-portable)', () => {
       // The interpreter installs only ICU from Debian (rule icu-from-the-build-distro-package-on-portable).
       expect(stage(standard.dockerfile, 'interpreter'), version).toContain('apt-get install -y --no-install-recommends icu-devtools libicu-dev \\\n');
       for (const pkg of ['libxml2-dev', 'libsqlite3-dev', 'libonig-dev', 'liblzma-dev', 'zlib1g-dev']) expect(standard.dockerfile, `${version} ${pkg}`).not.toContain(pkg);
-      // Build tools in the stage that needs them: tclsh for SQLite's amalgamation, autotools for Oniguruma's tag archive.
-      expect(stage(standard.dockerfile, 'dep-sqlite3')).toContain('apt-get install -y --no-install-recommends tcl \\\n');
+      // Build tools in the stage that needs them: tclsh for SQLite's amalgamation, autotools for
+      // Oniguruma's tag archive, patch(1) where Debian's security patches are applied.
+      expect(stage(standard.dockerfile, 'dep-sqlite3')).toContain('apt-get install -y --no-install-recommends tcl patch \\\n');
       expect(stage(standard.dockerfile, 'dep-oniguruma')).toContain('apt-get install -y --no-install-recommends autoconf automake libtool \\\n');
-      expect(stage(standard.dockerfile, 'dep-libxml2')).not.toContain('apt-get');
+      expect(stage(standard.dockerfile, 'dep-libxml2')).toContain('apt-get install -y --no-install-recommends patch \\\n');
       expect(stage(standard.dockerfile, 'dep-libxml2')).toContain('    --without-python --without-lzma --without-icu --with-zlib --without-readline --disable-static\n');
       // finalize also drops what the libraries install for developers; minimal's prune list is unchanged.
       const finalize = (d: string) => d.trimEnd().split('\n').at(-1)!;
@@ -344,14 +345,26 @@ describe('the portable platform (al2023-portable)', () => {
     }
   });
 
-  it('cross-built for arm64, their build tools are the build machine\'s (tcl, autotools), not :arm64 packages', () => {
+  it('cross-built for arm64, their build tools are the build machine\'s (tcl, autotools, patch), not :arm64 packages', () => {
     const platform = catalog.platforms.get('al2023-portable');
     const method = chooseBuildMethod({ platform, arch: 'arm64', engineArch: 'x86_64', emulate: false, crossToolchain: catalog.platforms.crossToolchain(platform) });
     const s = resolveBuild(catalog.recipes, 'php@8.2.32', { platform, arch: 'arm64', profile: 'standard', buildMethod: 'cross' });
     const d = renderBuild(s, catalog.templates, method).dockerfile;
-    expect(stage(d, 'dep-sqlite3')).toContain('--no-install-recommends tcl \\\n');
+    expect(stage(d, 'dep-sqlite3')).toContain('--no-install-recommends tcl patch \\\n');
+    expect(stage(d, 'dep-libxml2')).toContain('--no-install-recommends patch \\\n');
     expect(stage(d, 'dep-oniguruma')).toContain('--no-install-recommends autoconf automake libtool \\\n');
     expect(stage(d, 'interpreter')).toContain('--no-install-recommends icu-devtools libicu-dev:arm64 \\\n');
+  });
+
+  it("Debian's security patches: the stage gets the patch archive next to the source and names the patches in order", () => {
+    const d = render('php@8.2.32', 'al2023-portable', 'standard').dockerfile;
+    const libxml2 = catalog.recipes.get('libxml2').recipe.versions[0]!;
+    const run = stage(d, 'dep-libxml2').split('\n').find((l) => l.startsWith('RUN LRB_SOURCE='))!;
+    expect(run).toContain(`LRB_PATCHES_FROM=/usr/src/lrb/sources/${libxml2.patches!.from} LRB_PATCHES_DIR=debian/patches LRB_PATCHES='${libxml2.patches!.apply.join(' ')}'`);
+    expect(stage(d, 'dep-libxml2')).toContain(`COPY sources/libxml2_2.9.14+dfsg.orig.tar.xz sources/${libxml2.patches!.from} /usr/src/lrb/sources/\n`);
+    expect(libxml2.patches!.apply).toHaveLength(34);
+    // Without patches, nothing about them (oniguruma, curl...).
+    expect(stage(d, 'dep-oniguruma')).not.toContain('LRB_PATCHES');
   });
 
   it('the three libraries are portable-only: debian-bookworm standard installs Debian\'s -dev packages as before', () => {
