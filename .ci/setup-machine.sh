@@ -14,7 +14,7 @@ if command -v php >/dev/null 2>&1 && ! php -m 2>/dev/null | grep -qx curl; then 
 command -v php >/dev/null 2>&1 || need_pkgs+=(php-curl)
 command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
 command -v shellcheck >/dev/null 2>&1 || need_pkgs+=(shellcheck)
-command -v patch >/dev/null 2>&1 || need_pkgs+=(patch) # test/unit/scripts/apply-patches.test.ts runs common.sh's lrb_apply_patches
+command -v patch >/dev/null 2>&1 || need_pkgs+=(patch) # test/unit/scripts/apply-patches.test.ts runs dockerfiles/scripts/apply-patches.sh
 # ip (iproute2): test/integration/remote-engine.test.ts gives its second dockerd a bridge of its own.
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 # A real Redis for the extensions test (test/integration/extensions.test.ts starts its own on loopback).

@@ -4,10 +4,6 @@
 #   LRB_SOURCE   path of the verified source tarball inside the build context copy
 #   LRB_PREFIX   install prefix (Lambda extracts layers at /opt)
 #   LRB_VERSION  the recipe version being built
-# and, when the recipe version has patches:
-#   LRB_PATCHES_FROM  path of the verified archive that holds them (e.g. Debian's .debian.tar.xz)
-#   LRB_PATCHES_DIR   their directory inside it (debian/patches)
-#   LRB_PATCHES       the patch files to apply, in order, separated by spaces
 # and receives the recipe's configure flags as its arguments.
 set -eu
 
@@ -46,40 +42,6 @@ lrb_unpack() {
   PHP_UNAME=${PHP_UNAME:-"Linux lambda-runtime-builder $(lrb_machine)"}
   export SOURCE_DATE_EPOCH PHP_UNAME
   lrb_log "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH ($(date -u -d "@$SOURCE_DATE_EPOCH" 2>/dev/null || echo "$SOURCE_DATE_EPOCH"))"
-  lrb_apply_patches
-}
-
-# Apply $LRB_PATCHES (from $LRB_PATCHES_DIR in the archive $LRB_PATCHES_FROM) to the source tree in
-# the current directory, in order, each with `patch -p1`. A patch that does not apply exactly (no
-# fuzz, not already applied) fails the build, naming it. Patched files get SOURCE_DATE_EPOCH as
-# their time, so that make sees nothing to regenerate and the build stays reproducible.
-lrb_apply_patches() {
-  [ -n "${LRB_PATCHES:-}" ] || return 0
-  : "${LRB_PATCHES_FROM:?LRB_PATCHES is set but LRB_PATCHES_FROM is not}"
-  : "${LRB_PATCHES_DIR:?LRB_PATCHES is set but LRB_PATCHES_DIR is not}"
-  patches=$LRB_WORKDIR.patches
-  rm -rf "$patches"
-  mkdir -p "$patches"
-  tar -xf "$LRB_PATCHES_FROM" -C "$patches"
-  count=0
-  for p in $LRB_PATCHES; do
-    file=$patches/$LRB_PATCHES_DIR/$p
-    if [ ! -f "$file" ]; then
-      echo "[lrb] patch $p is not in $LRB_PATCHES_DIR of $(basename "$LRB_PATCHES_FROM")" >&2
-      exit 1
-    fi
-    if ! patch -p1 --forward --batch --fuzz=0 --no-backup-if-mismatch --quiet < "$file"; then
-      echo "[lrb] patch $p (from $(basename "$LRB_PATCHES_FROM")) does not apply to $(basename "$LRB_SOURCE")" >&2
-      exit 1
-    fi
-    # Only the files this patch names (+++ lines), relative to the tree (-p1).
-    sed -n 's/^+++ [^/]*\/\([^[:space:]]*\).*/\1/p' "$file" | while IFS= read -r changed; do
-      if [ -e "$changed" ]; then touch -d "@$SOURCE_DATE_EPOCH" "$changed"; fi
-    done
-    count=$((count + 1))
-  done
-  rm -rf "$patches"
-  lrb_log "applied $count patches from $(basename "$LRB_PATCHES_FROM")"
 }
 
 # Preprocessor flag that keeps the build directory out of the binaries: __FILE__ (PHP's

@@ -60,10 +60,23 @@ export function stagePackages(platform: Platform, names: readonly string[], who:
 /** The package name (platforms.json vocabulary) of patch(1). */
 export const PATCH_PACKAGE = 'patch';
 
-/** What common.sh's lrb_unpack needs to apply a component's patches (none without patches). */
-function patchVars(patches: PatchSet | undefined): string[] {
-  if (!patches) return [];
-  return [`LRB_PATCHES_FROM=${SRC_DIR}/${patches.from}`, `LRB_PATCHES_DIR=${patches.dir}`, `LRB_PATCHES=${shellQuote(patches.apply.join(' '))}`];
+/** The script that applies a component's patches in a step before its build (kept out of common.sh, which every stage copies). */
+export const PATCH_SCRIPT = 'apply-patches.sh';
+
+/**
+ * A component's patch step: apply-patches.sh writes the patched tree as a tar, which the build
+ * step then takes as its source. Returns the RUN line and the path of that tar.
+ */
+function patchStep(c: ResolvedComponent, patches: PatchSet): { run: string; patched: string } {
+  const patched = `${SRC_DIR}/${c.name}-${c.version}-patched.tar`;
+  const vars = [
+    `LRB_SOURCE=${SRC_DIR}/${c.sources[0]!.name}`,
+    `LRB_PATCHES_FROM=${SRC_DIR}/${patches.from}`,
+    `LRB_PATCHES_DIR=${patches.dir}`,
+    `LRB_PATCHES=${shellQuote(patches.apply.join(' '))}`,
+    `LRB_PATCHED=${patched}`,
+  ];
+  return { run: `RUN ${vars.join(' ')} \\\n    sh ${SCRIPT_DIR}/${PATCH_SCRIPT}`, patched };
 }
 
 function componentStage(
@@ -81,7 +94,7 @@ function componentStage(
   // Patches are applied with patch(1), a package like any other tool the stage needs.
   const packages = c.patches ? [...c.packages, PATCH_PACKAGE] : c.packages;
   lines.push(...installBlock(templates, platform, stagePackages(platform, packages, `${c.name} ${c.version}`, cross)));
-  const scripts = ['common.sh', c.recipe.build.script].map((s) => contextScript(files, s));
+  const scripts = ['common.sh', c.recipe.build.script, ...(c.patches ? [PATCH_SCRIPT] : [])].map((s) => contextScript(files, s));
   lines.push(`COPY ${scripts.join(' ')} ${SCRIPT_DIR}/`);
   for (const src of c.sources) {
     // A bundled extension is built from the interpreter's source, which the context has already.
@@ -89,7 +102,13 @@ function componentStage(
     files.push({ path: `sources/${src.name}`, kind: 'source', sourceName: src.name, sha256: src.sha256 });
   }
   lines.push(`COPY ${c.sources.map((s) => `sources/${s.name}`).join(' ')} ${SRC_DIR}/`);
-  const vars = [`LRB_SOURCE=${SRC_DIR}/${c.sources[0]!.name}`, `LRB_PREFIX=${PREFIX}`, `LRB_VERSION=${c.version}`, ...patchVars(c.patches), ...env].join(' ');
+  let source = `${SRC_DIR}/${c.sources[0]!.name}`;
+  if (c.patches) {
+    const step = patchStep(c, c.patches);
+    lines.push(step.run);
+    source = step.patched;
+  }
+  const vars = [`LRB_SOURCE=${source}`, `LRB_PREFIX=${PREFIX}`, `LRB_VERSION=${c.version}`, ...env].join(' ');
   const args = c.args.length ? ` \\\n    ${shellJoin(c.args)}` : '';
   lines.push(`RUN ${vars} \\\n    sh ${SCRIPT_DIR}/${c.recipe.build.script}${args}`);
   for (const step of c.postBuild) {

@@ -356,15 +356,22 @@ describe('the portable platform (al2023-portable)', () => {
     expect(stage(d, 'interpreter')).toContain('--no-install-recommends icu-devtools libicu-dev:arm64 \\\n');
   });
 
-  it("Debian's security patches: the stage gets the patch archive next to the source and names the patches in order", () => {
+  it("Debian's security patches: a step of the stage applies them, and the build takes the patched tree", () => {
     const d = render('php@8.2.32', 'al2023-portable', 'standard').dockerfile;
     const libxml2 = catalog.recipes.get('libxml2').recipe.versions[0]!;
-    const run = stage(d, 'dep-libxml2').split('\n').find((l) => l.startsWith('RUN LRB_SOURCE='))!;
-    expect(run).toContain(`LRB_PATCHES_FROM=/usr/src/lrb/sources/${libxml2.patches!.from} LRB_PATCHES_DIR=debian/patches LRB_PATCHES='${libxml2.patches!.apply.join(' ')}'`);
-    expect(stage(d, 'dep-libxml2')).toContain(`COPY sources/libxml2_2.9.14+dfsg.orig.tar.xz sources/${libxml2.patches!.from} /usr/src/lrb/sources/\n`);
+    const lines = stage(d, 'dep-libxml2').split('\n');
+    expect(lines).toContain('COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/');
+    expect(lines).toContain(`COPY sources/libxml2_2.9.14+dfsg.orig.tar.xz sources/${libxml2.patches!.from} /usr/src/lrb/sources/`);
+    const runs = lines.filter((l) => l.startsWith('RUN LRB_SOURCE='));
+    expect(runs).toEqual([
+      `RUN LRB_SOURCE=/usr/src/lrb/sources/libxml2_2.9.14+dfsg.orig.tar.xz LRB_PATCHES_FROM=/usr/src/lrb/sources/${libxml2.patches!.from} LRB_PATCHES_DIR=debian/patches LRB_PATCHES='${libxml2.patches!.apply.join(' ')}' LRB_PATCHED=/usr/src/lrb/sources/libxml2-2.9.14-patched.tar \\`,
+      'RUN LRB_SOURCE=/usr/src/lrb/sources/libxml2-2.9.14-patched.tar LRB_PREFIX=/opt LRB_VERSION=2.9.14 \\',
+    ]);
+    expect(lines[lines.indexOf(runs[0]!) + 1]).toBe('    sh /usr/src/lrb/scripts/apply-patches.sh');
     expect(libxml2.patches!.apply).toHaveLength(34);
-    // Without patches, nothing about them (oniguruma, curl...).
-    expect(stage(d, 'dep-oniguruma')).not.toContain('LRB_PATCHES');
+    // Stages without patches are as before: common.sh and their build script only, built from the source itself.
+    expect(stage(d, 'dep-oniguruma')).not.toMatch(/apply-patches|LRB_PATCH/);
+    expect(stage(d, 'dep-curl')).toContain('COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/\n');
   });
 
   it('the three libraries are portable-only: debian-bookworm standard installs Debian\'s -dev packages as before', () => {

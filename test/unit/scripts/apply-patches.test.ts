@@ -1,5 +1,5 @@
-// common.sh's lrb_unpack + lrb_apply_patches, run by the host's sh, tar and patch on small
-// archives made here: what a component stage does with a recipe version's `patches`.
+// dockerfiles/scripts/apply-patches.sh, run by the host's sh, tar and patch on small archives made
+// here: the step a component stage runs for a recipe version's `patches`, before its build.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { paths } from '../../../src/paths.js';
 
-const COMMON = path.join(paths.dockerfiles, 'scripts', 'common.sh');
+const SCRIPT = path.join(paths.dockerfiles, 'scripts', 'apply-patches.sh');
 const root = mkdtempSync(path.join(tmpdir(), 'lrb-patches-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -35,35 +35,52 @@ const debian = archive('lib_1.0-1.debian.tar.gz', 'debian', {
   'patches/stale.patch': diff('b.c', 'int b = 9;', 'int b = 10;'),
 });
 
-/** Runs lrb_unpack with these patches, then prints the two files; returns status, stdout, stderr. */
+/** Runs apply-patches.sh with these patches, then unpacks its patched tar; returns status, output and the tree. */
 function unpack(patches: string): { status: number | null; out: string; err: string; tree: string } {
   const build = mkdtempSync(path.join(root, 'build-'));
-  const script = `. "${COMMON}"; LRB_BUILD_ROOT="${build}/src"; lrb_unpack; cat src/a.c b.c; stat -c %Y src/a.c`;
-  const r = spawnSync('sh', ['-c', script], {
+  const patched = path.join(build, 'lib-1.0-patched.tar');
+  const r = spawnSync('sh', [SCRIPT], {
     encoding: 'utf8',
-    env: { PATH: process.env['PATH'], LRB_SOURCE: source, LRB_PREFIX: '/opt', LRB_VERSION: '1.0', LRB_PATCHES_FROM: debian, LRB_PATCHES_DIR: 'debian/patches', LRB_PATCHES: patches },
+    env: {
+      PATH: process.env['PATH'],
+      LRB_SOURCE: source,
+      LRB_PREFIX: '/opt',
+      LRB_VERSION: '1.0',
+      LRB_PATCHES_FROM: debian,
+      LRB_PATCHES_DIR: 'debian/patches',
+      LRB_PATCHES: patches,
+      LRB_PATCHED: patched,
+      // Where it unpacks and patches (in the build image, /usr/src/lrb/patching).
+      LRB_PATCH_ROOT: path.join(build, 'work'),
+    },
   });
-  return { status: r.status, out: r.stdout, err: r.stderr, tree: path.join(build, 'src', 'lib-1.0') };
+  const tree = path.join(build, 'out');
+  if (r.status === 0) {
+    mkdirSync(tree);
+    execFileSync('tar', ['-xf', patched, '-C', tree]);
+  }
+  return { status: r.status, out: r.stdout, err: r.stderr, tree: path.join(tree, 'lib-1.0') };
 }
 
-describe('lrb_apply_patches (dockerfiles/scripts/common.sh)', () => {
-  it('applies the listed patches in order, only those, and says how many', () => {
+describe('apply-patches.sh (dockerfiles/scripts)', () => {
+  it('applies the listed patches in order, only those, says how many, and writes the patched tree as a tar', () => {
     const r = unpack('CVE-1.patch sub/CVE-2.patch');
     expect(r.err).toBe('');
     expect(r.status).toBe(0);
-    expect(r.out).toContain('[lrb] applied 2 patches from lib_1.0-1.debian.tar.gz\n');
+    expect(r.out).toContain('[lrb] applied 2 patches from lib_1.0-1.debian.tar.gz to lib-1.0.tar.gz: lib-1.0-patched.tar\n');
     // a.c patched twice, in order; b.c untouched (other.patch is not listed).
-    expect(r.out).toContain('int a = 3;\nint b = 1;\n');
-    // A patched file keeps the source's date: make sees nothing newer than what it generates.
-    expect(r.out.trimEnd().split('\n').at(-1)).toBe('1600000000');
+    expect(readFileSync(path.join(r.tree, 'src/a.c'), 'utf8')).toBe('int a = 3;\n');
+    expect(readFileSync(path.join(r.tree, 'b.c'), 'utf8')).toBe('int b = 1;\n');
+    // The patched file and the top directory keep the source's date: the build's SOURCE_DATE_EPOCH
+    // is the same as from the unpatched source, and make sees nothing newer than what it generates.
     expect(statSync(path.join(r.tree, 'src/a.c')).mtimeMs / 1000).toBe(1_600_000_000);
+    expect(statSync(r.tree).mtimeMs / 1000).toBe(1_600_000_000);
   });
 
-  it('does nothing without LRB_PATCHES', () => {
+  it('refuses to run without patches to apply', () => {
     const r = unpack('');
-    expect(r.status).toBe(0);
-    expect(r.out).toContain('int a = 1;\nint b = 1;\n');
-    expect(r.out).not.toContain('applied');
+    expect(r.status).not.toBe(0);
+    expect(r.err).toContain('LRB_PATCHES is not set');
   });
 
   it('fails naming a patch that does not apply exactly', () => {
@@ -82,6 +99,7 @@ describe('lrb_apply_patches (dockerfiles/scripts/common.sh)', () => {
     const r = unpack('CVE-1.patch CVE-1.patch');
     expect(r.status).toBe(1);
     expect(r.err).toContain('[lrb] patch CVE-1.patch (from lib_1.0-1.debian.tar.gz) does not apply');
-    expect(readFileSync(path.join(r.tree, 'src/a.c'), 'utf8')).toBe('int a = 2;\n');
+    // No patched tar is written when a patch fails.
+    expect(() => statSync(path.join(path.dirname(path.dirname(r.tree)), 'lib-1.0-patched.tar'))).toThrow();
   });
 });

@@ -30,9 +30,11 @@ FROM dep-curl AS dep-libxml2
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patch \
  && rm -rf /var/lib/apt/lists/*
-COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
+COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/libxml2_2.9.14+dfsg.orig.tar.xz sources/libxml2_2.12.7+dfsg+really2.9.14-2.1+deb13u3.debian.tar.xz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/libxml2_2.9.14+dfsg.orig.tar.xz LRB_PREFIX=/opt LRB_VERSION=2.9.14 LRB_PATCHES_FROM=/usr/src/lrb/sources/libxml2_2.12.7+dfsg+really2.9.14-2.1+deb13u3.debian.tar.xz LRB_PATCHES_DIR=debian/patches LRB_PATCHES='CVE-2022-40303-Fix-integer-overflows-with-XML_PARSE_.patch CVE-2022-40304-Fix-dict-corruption-caused-by-entity-.patch schemas-Fix-null-pointer-deref-in-xmlSchemaCheckCOSS.patch CVE-2023-28484-Fix-null-deref-in-xmlSchemaFixupCompl.patch CVE-2023-29469-Hashing-of-empty-dict-strings-isn-t-d.patch Reset-nsNr-in-xmlCtxtReset.patch Also-reset-nsNr-in-htmlCtxtReset.patch CVE-2022-49043.patch CVE-2024-34459.patch CVE-2024-56171.patch CVE-2025-24928-pre1.patch CVE-2025-24928.patch CVE-2025-27113.patch CVE-2023-39615_1.patch CVE-2023-39615_2.patch CVE-2023-45322.patch CVE-2024-25062.patch CVE-2025-32415.patch CVE-2025-6021.patch CVE-2025-49794_49796.patch CVE-2025-6170.patch CVE-2025-7425.patch CVE-2025-9714.patch CVE-2026-1757.patch 0030-Fix-memory-leak-of-prefix-in-xmlTextWriterStartEleme.patch CVE-2025-8732.patch CVE-2026-0990.patch CVE-2026-0992/01-4af23b523.patch CVE-2026-0992/02-096402c94.patch CVE-2026-0989.patch 0037-use-duplicating-variant-in-relaxng-to-mitigate-UAF.patch 0038-fix-memory-leak-in-issue-1054.patch 0039-schematron-fix-additional-memory-leaks-on-error-path.patch 0040-catalog-fix-stack-overflow-from-self-referencing-SGM.patch' \
+RUN LRB_SOURCE=/usr/src/lrb/sources/libxml2_2.9.14+dfsg.orig.tar.xz LRB_PATCHES_FROM=/usr/src/lrb/sources/libxml2_2.12.7+dfsg+really2.9.14-2.1+deb13u3.debian.tar.xz LRB_PATCHES_DIR=debian/patches LRB_PATCHES='CVE-2022-40303-Fix-integer-overflows-with-XML_PARSE_.patch CVE-2022-40304-Fix-dict-corruption-caused-by-entity-.patch schemas-Fix-null-pointer-deref-in-xmlSchemaCheckCOSS.patch CVE-2023-28484-Fix-null-deref-in-xmlSchemaFixupCompl.patch CVE-2023-29469-Hashing-of-empty-dict-strings-isn-t-d.patch Reset-nsNr-in-xmlCtxtReset.patch Also-reset-nsNr-in-htmlCtxtReset.patch CVE-2022-49043.patch CVE-2024-34459.patch CVE-2024-56171.patch CVE-2025-24928-pre1.patch CVE-2025-24928.patch CVE-2025-27113.patch CVE-2023-39615_1.patch CVE-2023-39615_2.patch CVE-2023-45322.patch CVE-2024-25062.patch CVE-2025-32415.patch CVE-2025-6021.patch CVE-2025-49794_49796.patch CVE-2025-6170.patch CVE-2025-7425.patch CVE-2025-9714.patch CVE-2026-1757.patch 0030-Fix-memory-leak-of-prefix-in-xmlTextWriterStartEleme.patch CVE-2025-8732.patch CVE-2026-0990.patch CVE-2026-0992/01-4af23b523.patch CVE-2026-0992/02-096402c94.patch CVE-2026-0989.patch 0037-use-duplicating-variant-in-relaxng-to-mitigate-UAF.patch 0038-fix-memory-leak-in-issue-1054.patch 0039-schematron-fix-additional-memory-leaks-on-error-path.patch 0040-catalog-fix-stack-overflow-from-self-referencing-SGM.patch' LRB_PATCHED=/usr/src/lrb/sources/libxml2-2.9.14-patched.tar \
+    sh /usr/src/lrb/scripts/apply-patches.sh
+RUN LRB_SOURCE=/usr/src/lrb/sources/libxml2-2.9.14-patched.tar LRB_PREFIX=/opt LRB_VERSION=2.9.14 \
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --without-python --without-lzma --without-icu --with-zlib --without-readline --disable-static
 
@@ -40,9 +42,11 @@ FROM dep-libxml2 AS dep-sqlite3
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tcl patch \
  && rm -rf /var/lib/apt/lists/*
-COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
+COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/sqlite3_3.46.1.orig.tar.xz sources/sqlite3_3.46.1-7+deb13u2.debian.tar.xz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/sqlite3_3.46.1.orig.tar.xz LRB_PREFIX=/opt LRB_VERSION=3.46.1 LRB_PATCHES_FROM=/usr/src/lrb/sources/sqlite3_3.46.1-7+deb13u2.debian.tar.xz LRB_PATCHES_DIR=debian/patches LRB_PATCHES='41-fix_a_bug_in_the_NOT_NULL-IS_NULL_optimization.patch 50-CVE-2025-29087.patch 51-CVE-2025-29088.patch 52-CVE-2025-6965.patch 53-CVE-2025-7709.patch 54-CVE-2026-11822_CVE-2026-11824.patch' \
+RUN LRB_SOURCE=/usr/src/lrb/sources/sqlite3_3.46.1.orig.tar.xz LRB_PATCHES_FROM=/usr/src/lrb/sources/sqlite3_3.46.1-7+deb13u2.debian.tar.xz LRB_PATCHES_DIR=debian/patches LRB_PATCHES='41-fix_a_bug_in_the_NOT_NULL-IS_NULL_optimization.patch 50-CVE-2025-29087.patch 51-CVE-2025-29088.patch 52-CVE-2025-6965.patch 53-CVE-2025-7709.patch 54-CVE-2026-11822_CVE-2026-11824.patch' LRB_PATCHED=/usr/src/lrb/sources/sqlite3-3.46.1-patched.tar \
+    sh /usr/src/lrb/scripts/apply-patches.sh
+RUN LRB_SOURCE=/usr/src/lrb/sources/sqlite3-3.46.1-patched.tar LRB_PREFIX=/opt LRB_VERSION=3.46.1 \
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --disable-static --disable-tcl --disable-readline --enable-fts3 --enable-fts4 --enable-fts5 --enable-rtree 'CFLAGS=-O2 -DSQLITE_ENABLE_COLUMN_METADATA=1'
 
