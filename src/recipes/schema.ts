@@ -5,9 +5,12 @@ import { z } from 'zod';
 export const DEFAULT_PROFILE = 'minimal';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a SHA-256)');
-const fileName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'must be a plain file name (no slashes)');
+/**
+ * A plain file name: what a source, patch archive or script is called in build contexts, Dockerfiles
+ * and shell lines (`~` for Debian's revisions, e.g. openssl_3.5.7-1~deb13u2.debian.tar.xz).
+ */
+export const PLAIN_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
+const fileName = z.string().regex(PLAIN_FILE_NAME, "must be a plain file name (letters, digits, '.', '_', '+', '~', '-'; no slashes)");
 const semverRange = z
   .string()
   .min(1)

@@ -71,7 +71,7 @@ function patchStep(c: ResolvedComponent, patches: PatchSet): { run: string; patc
   const patched = `${SRC_DIR}/${c.name}-${c.version}-patched.tar`;
   const vars = [
     `LRB_SOURCE=${SRC_DIR}/${c.sources[0]!.name}`,
-    `LRB_PATCHES_FROM=${SRC_DIR}/${patches.from}`,
+    `LRB_PATCHES_FROM=${shellQuote(`${SRC_DIR}/${patches.from}`)}`,
     `LRB_PATCHES_DIR=${patches.dir}`,
     `LRB_PATCHES=${shellQuote(patches.apply.join(' '))}`,
     `LRB_PATCHED=${patched}`,

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { SourceSpec } from '../recipes/schema.js';
+import { PLAIN_FILE_NAME, type SourceSpec } from '../recipes/schema.js';
 
 /** What a recipe pins for one source; its one home is the recipes' zod schema (`sourceSchema`). */
 export type { SourceSpec };
@@ -25,8 +25,6 @@ export class SourceSpecError extends Error {
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
-// Conservative on purpose: the name ends up in Dockerfiles, tar entries and shell commands.
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
 const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 const SUPPORTED_PROTOCOLS = new Set(['http:', 'https:', 'file:']);
 
@@ -38,7 +36,7 @@ export function isSha256Hex(value: string): boolean {
 export function validateSourceSpec(spec: SourceSpec): void {
   const label = typeof spec?.name === 'string' ? JSON.stringify(spec.name) : '(unnamed)';
   if (spec === null || typeof spec !== 'object') throw new SourceSpecError('source spec must be an object');
-  if (typeof spec.name !== 'string' || spec.name.length === 0 || spec.name.length > 255 || !NAME_RE.test(spec.name)) {
+  if (typeof spec.name !== 'string' || spec.name.length === 0 || spec.name.length > 255 || !PLAIN_FILE_NAME.test(spec.name)) {
     throw new SourceSpecError(
       `source ${label}: name must be a plain file name (letters, digits, '.', '_', '+', '~', '-'; no '/' or '..')`,
     );

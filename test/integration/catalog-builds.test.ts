@@ -51,13 +51,17 @@ describe('php@8.2.32 standard on al2023-portable', () => {
       { name: 'sqlite3', version: '3.46.1' },
       { name: 'oniguruma', version: '6.9.9' },
     ]);
-    // libxml2 and SQLite carry Debian 13's security patches for their versions (the recipes' patches).
+    // OpenSSL, curl, libxml2 and SQLite carry Debian 13's security patches for their versions (the recipes' patches).
     const patched = Object.fromEntries(m.dependencies.filter((d) => d.patches).map((d) => [d.name, d.patches!]));
-    expect(Object.keys(patched)).toEqual(['libxml2', 'sqlite3']);
+    expect(Object.keys(patched)).toEqual(['openssl', 'curl', 'libxml2', 'sqlite3']);
+    expect(patched['openssl']!.from).toBe('openssl_3.5.7-1~deb13u2.debian.tar.xz');
+    expect(patched['openssl']!.applied).toHaveLength(17);
+    expect(patched['curl']!.applied).toContain('CVE-2026-7168.patch');
+    expect(patched['curl']!.applied).toHaveLength(19);
     expect(patched['libxml2']!.from).toBe('libxml2_2.12.7+dfsg+really2.9.14-2.1+deb13u3.debian.tar.xz');
     expect(patched['libxml2']!.applied).toHaveLength(34);
     expect(patched['sqlite3']!.applied).toContain('52-CVE-2025-6965.patch');
-    for (const d of ['libxml2', 'sqlite3']) {
+    for (const d of Object.keys(patched)) {
       expect(m.dependencies.find((x) => x.name === d)!.sources.map((s) => s.name)).toContain(patched[d]!.from);
     }
     // Every bundled library names its Debian 11 package and version; the summary repeats them.

@@ -211,12 +211,15 @@ describe('Dockerfile structure', () => {
     expect(apt).not.toContain('{{packages}}');
   });
 
-  it('OpenSSL perl packages are installed in its own stage (nothing on Debian, where perl is in the toolchain)', () => {
-    expect(stage(render('php@8.2', 'al2').dockerfile, 'dep-openssl')).toMatch(/\nRUN yum install -y --setopt=skip_missing_names_on_install=False perl-core \\/);
+  it('OpenSSL perl packages are installed in its own stage (nothing on Debian, where perl is in the toolchain), with patch(1) where the version has patches', () => {
+    expect(stage(render('php@8.2', 'al2').dockerfile, 'dep-openssl')).toMatch(/\nRUN yum install -y --setopt=skip_missing_names_on_install=False perl-core patch \\/);
     expect(stage(render('php@8.2', 'al2023').dockerfile, 'dep-openssl')).toContain(
-      'RUN dnf install -y --setopt=install_weak_deps=False perl-FindBin perl-IPC-Cmd perl-File-Compare perl-File-Copy perl-Time-Piece \\',
+      'RUN dnf install -y --setopt=install_weak_deps=False perl-FindBin perl-IPC-Cmd perl-File-Compare perl-File-Copy perl-Time-Piece patch \\',
     );
-    expect(stage(render('php@8.2', 'debian-bookworm').dockerfile, 'dep-openssl')).not.toContain('apt-get');
+    expect(stage(render('php@8.2', 'debian-bookworm').dockerfile, 'dep-openssl')).toContain('apt-get install -y --no-install-recommends patch \\');
+    // OpenSSL 1.1.1w has no patches: perl only, and nothing at all on Debian.
+    expect(stage(render('php@7.4', 'al2').dockerfile, 'dep-openssl')).toMatch(/\nRUN yum install -y --setopt=skip_missing_names_on_install=False perl-core \\/);
+    expect(stage(render('php@7.4', 'debian-bookworm').dockerfile, 'dep-openssl')).not.toContain('apt-get');
   });
 
   it('--with openssl@1.0.1k changes only the openssl stage and its source', () => {
@@ -371,7 +374,11 @@ describe('the portable platform (al2023-portable)', () => {
     expect(libxml2.patches!.apply).toHaveLength(34);
     // Stages without patches are as before: common.sh and their build script only, built from the source itself.
     expect(stage(d, 'dep-oniguruma')).not.toMatch(/apply-patches|LRB_PATCH/);
-    expect(stage(d, 'dep-curl')).toContain('COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/\n');
+    expect(stage(d, 'dep-zlib')).toContain('COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/\n');
+    // OpenSSL 3.5.7 and curl 8.14.1 take theirs the same way (a name with Debian's `~` is quoted).
+    expect(stage(d, 'dep-openssl')).toContain(`LRB_PATCHES_FROM='/usr/src/lrb/sources/openssl_3.5.7-1~deb13u2.debian.tar.xz' `);
+    expect(stage(d, 'dep-openssl')).toContain('RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7-patched.tar LRB_PREFIX=/opt LRB_VERSION=3.5.7 \\\n');
+    expect(stage(d, 'dep-curl')).toContain('RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1-patched.tar LRB_PREFIX=/opt LRB_VERSION=8.14.1 \\\n');
   });
 
   it('the three libraries are portable-only: debian-bookworm standard installs Debian\'s -dev packages as before', () => {

@@ -8,24 +8,28 @@ RUN yum install -y --setopt=skip_missing_names_on_install=False gcc gcc-c++ make
  && rm -rf /var/cache/yum
 
 FROM toolchain AS dep-openssl
-RUN yum install -y --setopt=skip_missing_names_on_install=False perl-core \
- && rpm -q --whatprovides perl-core >/dev/null \
+RUN yum install -y --setopt=skip_missing_names_on_install=False perl-core patch \
+ && rpm -q --whatprovides perl-core patch >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
-COPY scripts/common.sh scripts/build-openssl.sh /usr/src/lrb/scripts/
-COPY sources/openssl-3.5.7.tar.gz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7.tar.gz LRB_PREFIX=/opt LRB_VERSION=3.5.7 \
+COPY scripts/common.sh scripts/build-openssl.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
+COPY sources/openssl-3.5.7.tar.gz sources/openssl_3.5.7-1~deb13u2.debian.tar.xz /usr/src/lrb/sources/
+RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7.tar.gz LRB_PATCHES_FROM='/usr/src/lrb/sources/openssl_3.5.7-1~deb13u2.debian.tar.xz' LRB_PATCHES_DIR=debian/patches LRB_PATCHES='conf-Serialize-allocation-free-of-ssl_names.patch Avoid-double-free-of-qrx-in-port_default_packet_handler.patch Add-test-for-CVE-2026-63072.patch Fix-heap-buffer-overflow-8-byte-OOB-write-in-AES-WRAP-PAD.patch Add-test-for-CVE-2026-63076.patch Fix-Remote-NULL-deref-in-ossl_cmp_calc_protection-via-cra.patch Handle-signature_algorithms_cert-extension-in-key-only-co.patch Avoid-full-read-buffer-allocation-when-buffering-DTLS-nex.patch ssl-record-methods-dtls_meth.c-lower-the-unprocessed_rcds.patch ssl-record-remove-dead-DTLS-processed_rcds-record-queue.patch CMP-unexpected-sender-DN-used-as-format-string-in-ERR_rai.patch Add-test-for-CVE-2026-63073.patch Add-a-test-for-restricting-growth-in-cmp-cert-cache.patch Fix-unbounded-cert-cache-growth-in-cmp.patch Don-t-store-ACK-only-frames-in-TX-history-for-QUIC.patch Check-the-tag-on-EVP_Cipher-finalize-Poly1305-and-OCB-AEA.patch QUIC-server-limit-number-of-pending-QUIC-channels-connect.patch' LRB_PATCHED=/usr/src/lrb/sources/openssl-3.5.7-patched.tar \
+    sh /usr/src/lrb/scripts/apply-patches.sh
+RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7-patched.tar LRB_PREFIX=/opt LRB_VERSION=3.5.7 \
     sh /usr/src/lrb/scripts/build-openssl.sh \
     --libdir=lib shared no-tests no-docs
 
 FROM dep-openssl AS dep-curl
-RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel \
- && rpm -q --whatprovides zlib-devel >/dev/null \
+RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel patch \
+ && rpm -q --whatprovides zlib-devel patch >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
-COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
-COPY sources/curl-8.14.1.tar.gz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1.tar.gz LRB_PREFIX=/opt LRB_VERSION=8.14.1 \
+COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
+COPY sources/curl-8.14.1.tar.gz sources/curl_8.14.1-2+deb13u5.debian.tar.xz /usr/src/lrb/sources/
+RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1.tar.gz LRB_PATCHES_FROM=/usr/src/lrb/sources/curl_8.14.1-2+deb13u5.debian.tar.xz LRB_PATCHES_DIR=debian/patches LRB_PATCHES='curl_path_make_SFTP_handle_a_path.patch cookie-don-t-treat-the-leading-slash-as-trailing.patch CVE-2025-10148.patch CVE-2025-13034.patch CVE-2025-14524.patch CVE-2025-14819.patch CVE-2026-1965_1.patch CVE-2026-1965_2.patch CVE-2026-3783.patch CVE-2026-3784.patch CVE-2026-3805.patch CVE-2026-4873.patch CVE-2026-5545.patch CVE-2026-6253.patch CVE-2026-5773.patch CVE-2026-6276.patch CVE-2026-7168.patch CVE-2026-6429.patch openssl_fix_openssl_engines.patch' LRB_PATCHED=/usr/src/lrb/sources/curl-8.14.1-patched.tar \
+    sh /usr/src/lrb/scripts/apply-patches.sh
+RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1-patched.tar LRB_PREFIX=/opt LRB_VERSION=8.14.1 \
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --with-openssl=/opt --with-zlib --enable-shared --disable-static --disable-ldap --disable-ldaps --disable-manual --without-libpsl --without-brotli --without-zstd --without-nghttp2 --without-libidn2 --without-librtmp --without-libssh2 --with-ca-bundle=/opt/ssl/cert.pem
 
