@@ -7,11 +7,11 @@ import { withContainer } from '../../src/docker/engine.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { StepError } from '../../src/errors.js';
 import type { BuildResult, Manifest } from '../../src/pipeline/manifest.js';
-import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir } from './helpers.js';
+import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir, X86_PHP } from './helpers.js';
 
-// One real build of php@7.4 minimal for al2023-portable, shared by the tests below. It is the same
-// target portable.test.ts, invoke.test.ts and image.test.ts build, so CI compiles it once (the
-// engine's build cache) and each file still checks its own promises.
+// One real build of the x86_64 minimal layer for al2023-portable (X86_PHP), shared by the tests below.
+// It is the same target portable.test.ts, invoke.test.ts and image.test.ts build, so CI compiles it
+// once (the engine's build cache) and each file still checks its own promises.
 let engine: DockerodeEngine;
 let out: { dir: string; cleanup: () => Promise<void> };
 let result: BuildResult;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   expect(await ourContainers(engine)).toEqual([]);
   out = await tempDir('lrb-it-out-');
   const report = await buildRuntimes({
-    targets: ['php@7.4'],
+    targets: [X86_PHP.target],
     platform: 'al2023-portable',
     outDir: out.dir,
     renderer: 'silent',
@@ -35,24 +35,25 @@ afterAll(async () => {
   await out?.cleanup();
 });
 
-describe('php@7.4 on al2023-portable, built for real', () => {
+describe(`${X86_PHP.target} minimal on al2023-portable, built for real`, () => {
   it('writes the layer zip and its manifest under the documented name', async () => {
     expect(result.status).toBe('built');
-    expect(path.basename(result.zip)).toBe('php-7.4.33-al2023-portable-x86_64.zip');
+    expect(path.basename(result.zip)).toBe(X86_PHP.zip);
     const manifest = JSON.parse(await readFile(`${result.zip}.json`, 'utf8')) as Manifest;
-    expect(manifest.recipe).toMatchObject({ name: 'php', version: '7.4.33', profile: 'minimal' });
-    expect(manifest.dependencies.map((d) => `${d.name}@${d.version}`)).toEqual(['zlib@1.3.1', 'openssl@1.1.1w', 'curl@7.88.1']);
-    expect(manifest.recipe.sources[0]!.sha256).toBe('924846abf93bc613815c55dd3f5809377813ac62a9ec4eb3778675b82a27b927');
+    expect(manifest.recipe).toMatchObject({ name: 'php', version: X86_PHP.version, profile: 'minimal' });
+    expect(manifest.dependencies.map((d) => `${d.name}@${d.version}`)).toEqual(X86_PHP.dependencies);
+    // OpenSSL and curl carry Debian's security patches (their recipes' `patches`).
+    expect(manifest.dependencies.map((d) => [d.name, d.patches?.applied.length ?? 0])).toEqual([['zlib', 0], ['openssl', 17], ['curl', 19]]);
+    expect(manifest.recipe.sources[0]!.sha256).toBe('e02aa173c236c12791696254d607da680e6d5516f8f5c2339642de7c4f944bd2');
     expect(manifest.zip.bytes).toBe((await stat(result.zip)).size);
-    expect(manifest.smoke.output).toMatch(/^PHP 7\.4\.33 /);
     // Reproducible: the build date PHP prints is its source's (SOURCE_DATE_EPOCH), not today's.
-    expect(manifest.smoke.output).toMatch(/^PHP 7\.4\.33 \(cli\) \(built: Oct 31 2022 10:36:04\)/);
+    expect(manifest.smoke.output).toMatch(/^PHP 8\.2\.32 \(cli\) \(built: Jul {2}1 2026 07:57:51\)/);
     expect(manifest.unzippedBytes).toBeLessThan(262_144_000);
     expect(manifest.platform).toMatchObject({ name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023' });
     expect(existsSync(result.log)).toBe(true);
   });
 
-  it('unzips (Info-ZIP) into a clean debian:bookworm container (a newer glibc than it was built on) at /opt and answers PHP 7.4.33', async () => {
+  it('unzips (Info-ZIP) into a clean debian:bookworm container (a newer glibc than it was built on) at /opt and answers its PHP', async () => {
     const x = await tempDir('lrb-it-unzip-');
     try {
       await execFileP('unzip', ['-q', result.zip, '-d', x.dir]);
@@ -78,10 +79,10 @@ describe('php@7.4 on al2023-portable, built for real', () => {
         },
       );
       expect(r.v.exitCode).toBe(0);
-      expect(r.v.stdout).toMatch(/^PHP 7\.4\.33 /);
+      expect(r.v.stdout.startsWith(`PHP ${X86_PHP.version} `)).toBe(true);
       for (const ext of ['openssl', 'curl', 'zlib', 'json']) expect(r.m.stdout.split('\n')).toContain(ext);
       // One OpenSSL per process: curl is linked against the layer's OpenSSL.
-      expect(r.tls.stdout).toMatch(/^OpenSSL\/1\.1\.1w\|OpenSSL 1\.1\.1w /);
+      expect(r.tls.stdout).toMatch(/^OpenSSL\/3\.5\.7\|OpenSSL 3\.5\.7 /);
     } finally {
       await x.cleanup();
     }
@@ -89,7 +90,7 @@ describe('php@7.4 on al2023-portable, built for real', () => {
 
   it('a second run with the same inputs is a no-op that finds the artifact', async () => {
     const before = await readFile(result.zip);
-    const again = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+    const again = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
     expect(again.results[0]!.status).toBe('up-to-date');
     expect(again.results[0]!.zipSha256).toBe(result.zipSha256);
     expect((await readFile(result.zip)).equals(before)).toBe(true);
@@ -98,7 +99,7 @@ describe('php@7.4 on al2023-portable, built for real', () => {
   it('the CLI with --json answers a no-op with one JSON document on stdout', async () => {
     const { stdout } = await execFileP(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/build-runtime.ts', 'php@7.4', '--platform', 'al2023-portable', '--out', out.dir, '--json'],
+      ['--import', 'tsx', 'src/cli/build-runtime.ts', X86_PHP.target, '--platform', 'al2023-portable', '--out', out.dir, '--json'],
       { cwd: REPO_ROOT },
     );
     const doc = JSON.parse(stdout) as { results: { status: string; zip: string; zipSha256: string }[] };
@@ -109,7 +110,7 @@ describe('php@7.4 on al2023-portable, built for real', () => {
   it('building again into another directory (image reused) gives a byte-identical zip', async () => {
     const other = await tempDir('lrb-it-out2-');
     try {
-      const r = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: other.dir, renderer: 'silent', engine });
+      const r = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: other.dir, renderer: 'silent', engine });
       expect(r.results[0]!.status).toBe('built');
       expect(r.results[0]!.zipSha256).toBe(result.zipSha256);
     } finally {

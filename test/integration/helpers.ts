@@ -44,6 +44,19 @@ export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: (
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
+/**
+ * The x86_64 minimal layer that build-php, portable, invoke and image test: one target, so CI builds
+ * it once (Docker's cache) and each file checks its own promises. php@8.2.32 shares its zlib, OpenSSL
+ * and curl stages with catalog-builds' php@8.2.32 standard, so only its interpreter stage is extra;
+ * PHP 7.4 (OpenSSL 1.1.1w, curl 7.88.1) is built by arm64-php.test.ts.
+ */
+export const X86_PHP = {
+  target: 'php@8.2.32',
+  version: '8.2.32',
+  zip: 'php-8.2.32-al2023-portable-x86_64.zip',
+  dependencies: ['zlib@1.3.1', 'openssl@3.5.7', 'curl@8.14.1'],
+} as const;
+
 /** A function directory `<dir>/function` whose `handler.php` is `source` (for `invokeLayer`). */
 export async function writeHandler(dir: string, source: string): Promise<string> {
   const fn = path.join(dir, 'function');

@@ -10,9 +10,9 @@ import { packFunction } from '../../src/invoke/layer.js';
 import { Sandbox } from '../../src/invoke/sandbox.js';
 import { packTar, readTarEntries } from '../../src/layer/tar.js';
 import { readZipEntries } from '../../src/layer/zip.js';
-import { REPO_ROOT, requireEngine, startRegistry, tempDir, type LocalRegistry } from './helpers.js';
+import { REPO_ROOT, requireEngine, startRegistry, tempDir, X86_PHP, type LocalRegistry } from './helpers.js';
 
-// A real built php@7.4 layer (al2023-portable, the build portable.test.ts makes, so a reuse in CI)
+// A real built x86_64 minimal layer (X86_PHP, al2023-portable, the build portable.test.ts makes, so a reuse in CI)
 // as a Lambda image: its runtime image is the glibc-only one, which has nothing but glibc and
 // busybox's sh. One invocation through the image's own entrypoint, then a push to Debian's
 // docker-registry on loopback and a pull back by digest.
@@ -82,7 +82,7 @@ async function expectOneInvocation(built: LayerImage): Promise<void> {
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-image-');
-  const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+  const report = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
   layer = report.results[0]!.zip;
   image = await buildLayerImage({ layer, repo: 'lrb-test/php-image', engine });
   registry = await startRegistry(out.dir);
@@ -99,13 +99,13 @@ afterAll(async () => {
 
 describe('image: a Lambda container image from the built layer', () => {
   it('is tagged and labelled from the manifest, with the layer at /opt exactly as zipped', async () => {
-    expect(image.image).toBe('lrb-test/php-image:php-7.4.33-al2023-portable-x86_64');
+    expect(image.image).toBe(`lrb-test/php-image:${X86_PHP.zip.replace(/\.zip$/, '')}`);
     expect(image.kind).toBe('plain');
     expect(image.baseImage).toBe('lambda-runtime-builder/glibc-only:bullseye-x86_64');
     const details = (await engine.inspectImageDetails(image.image))!;
     expect(details.labels).toMatchObject({
       'io.lambda-runtime-builder.layer.recipe': 'php',
-      'io.lambda-runtime-builder.layer.version': '7.4.33',
+      'io.lambda-runtime-builder.layer.version': X86_PHP.version,
       'io.lambda-runtime-builder.layer.platform': 'al2023-portable',
       'io.lambda-runtime-builder.layer.arch': 'x86_64',
       'io.lambda-runtime-builder.layer.lambda-runtime': 'provided.al2023',

@@ -5,9 +5,9 @@ import { buildRuntimes } from '../../src/api.js';
 import { OWNER_LABEL, type DockerodeEngine } from '../../src/docker/engine.js';
 import { INVOKE_LABEL, invokeLayer, type InvokeLayerOptions, type InvokeLayerResult } from '../../src/invoke/index.js';
 import { buildZip } from '../../src/layer/zip.js';
-import { REPO_ROOT, execFileP, requireEngine, tempDir } from './helpers.js';
+import { REPO_ROOT, execFileP, requireEngine, tempDir, X86_PHP } from './helpers.js';
 
-// The pipeline-built php@7.4 layer for al2023-portable, run the way Lambda runs it, in the image that
+// The pipeline-built x86_64 minimal layer (X86_PHP) for al2023-portable, run the way Lambda runs it, in the image that
 // holds nothing but glibc. Always built into a temp dir (Docker's image cache makes it quick once
 // the image exists; build-php.test.ts and portable.test.ts build the same target).
 let engine: DockerodeEngine;
@@ -21,9 +21,9 @@ const FUNCTIONS = path.join(REPO_ROOT, 'test/fixtures/functions');
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-invoke-');
-  const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+  const report = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
   layer = report.results[0]!.zip;
-  expect(path.basename(layer)).toBe('php-7.4.33-al2023-portable-x86_64.zip');
+  expect(path.basename(layer)).toBe(X86_PHP.zip);
 });
 
 afterAll(async () => {
@@ -221,7 +221,7 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
     await writeFile(extra, await buildZip([file('etc/php/conf.d/90-extra.ini', 'date.timezone=Europe/Paris\n'), file('share/lrb-extra/greeting.txt', 'from the second layer\n')]));
     const { result } = await invoke({ layer: [layer, extra], functionPath: path.join(FUNCTIONS, 'layered'), handler: 'layered', events: ['{}'] });
     expect(result.exitCode).toBe(0);
-    expect(JSON.parse(result.invocations[0]!.body)).toEqual({ timezone: 'Europe/Paris', greeting: 'from the second layer', php: '7.4.33' });
+    expect(JSON.parse(result.invocations[0]!.body)).toEqual({ timezone: 'Europe/Paris', greeting: 'from the second layer', php: X86_PHP.version });
     expect(result.layers).toEqual([layer, extra]);
     expect(result.sizeBudget.layers.map((l) => l.zip)).toEqual([layer, extra]);
     expect(result.sizeBudget.totalBytes).toBe(result.sizeBudget.layers.reduce((s, l) => s + l.unzippedBytes, result.sizeBudget.functionBytes));
@@ -239,7 +239,7 @@ describe('invoke: the built layer in a Lambda-like sandbox', () => {
       );
     const ok = await cli(['--layer', extra]);
     expect(ok.code).toBe(0);
-    expect(ok.stderr).toMatch(/^layers: php-7\.4\.33-al2023-portable-x86_64\.zip \d+\.\d\d MB \+ extra-layer\.zip 0\.00 MB \+ function 0\.00 MB = \d+\.\d\d MB of 250 MB unzipped$/m);
+    expect(ok.stderr).toMatch(/^layers: php-8\.2\.32-al2023-portable-x86_64\.zip \d+\.\d\d MB \+ extra-layer\.zip 0\.00 MB \+ function 0\.00 MB = \d+\.\d\d MB of 250 MB unzipped$/m);
     const refused = await cli(['--layer', clash]);
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim()).toMatch(/^lambda-runtime-builder invoke: the layers cannot be combined: .*clash-layer\.zip/);

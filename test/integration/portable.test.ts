@@ -5,7 +5,7 @@ import { buildRuntimes } from '../../src/api.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { invokeLayer } from '../../src/invoke/index.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
-import { REPO_ROOT, ourContainers, requireEngine, tempDir } from './helpers.js';
+import { REPO_ROOT, ourContainers, requireEngine, tempDir, X86_PHP } from './helpers.js';
 
 // A deployable provided.al2023 layer built here: compiled in Debian 11, smoke-tested (the
 // recipe's checks) in an image holding nothing but Debian 11's glibc and a static busybox.
@@ -17,7 +17,7 @@ let zip: string;
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-portable-');
-  const report = await buildRuntimes({ targets: ['php@7.4'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+  const report = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
   zip = report.results[0]!.zip;
   manifest = JSON.parse(await readFile(report.results[0]!.manifest, 'utf8')) as Manifest;
 });
@@ -26,14 +26,17 @@ afterAll(async () => {
   await out?.cleanup();
 });
 
-describe('al2023-portable: php@7.4 minimal', () => {
+describe(`al2023-portable: ${X86_PHP.target} minimal`, () => {
   it('is deployable to provided.al2023 and bundles nothing from the build distro', () => {
-    expect(path.basename(zip)).toBe('php-7.4.33-al2023-portable-x86_64.zip');
+    expect(path.basename(zip)).toBe(X86_PHP.zip);
     expect(manifest.platform).toMatchObject({ name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023', glibc: '2.31' });
-    // zlib, OpenSSL and curl come from pinned sources; no Debian package is copied in.
-    expect(manifest.libraries.bundled).toEqual([]);
+    // zlib, OpenSSL and curl come from pinned sources. The one library from a Debian 11 package is
+    // libgcc_s, which PHP 8's opcache.so links (allowed by the policy, named with its package).
+    expect(manifest.libraries.bundled.map((b) => [b.soname, b.package, b.neededBy])).toEqual([
+      ['libgcc_s.so.1', 'libgcc-s1', ['/opt/lib/php/extensions/no-debug-non-zts-20220829/opcache.so']],
+    ]);
     expect(manifest.libraries.builtFromSource.map((l) => l.name)).toEqual(['zlib', 'openssl', 'curl']);
-    expect(manifest.smoke.output).toMatch(/^PHP 7\.4\.33 \(cli\)/);
+    expect(manifest.smoke.output).toMatch(/^PHP 8\.2\.32 \(cli\)/);
     expect(manifest.smoke.checks?.map((c) => c.name)).toEqual(expect.arrayContaining(['tls-keygen', 'ca-bundle-default', 'one-openssl', 'tls-handshake']));
     // A real handshake with only glibc under the layer: PHP streams and curl, and refusals without the test CA.
     expect(manifest.smoke.checks?.find((c) => c.name === 'tls-handshake')?.output).toBe('handshake-ok stream curl refused-untrusted refused-wrong-name TLSv1.3');
