@@ -54,6 +54,12 @@ describe('al2023-portable: php@7.4 minimal for arm64, cross-compiled on an x86_6
     });
     expect(manifest.libraries.bundled).toEqual([]);
     expect(manifest.libraries.builtFromSource.map((l) => l.name)).toEqual(['zlib', 'openssl', 'curl']);
+    // OpenSSL 1.1.1w (end of life upstream) and curl 7.88.1 carry Debian's security patches (Debian 11 LTS's, Debian 12's).
+    expect(manifest.dependencies.map((d) => [d.name, d.version, d.patches?.from ?? null, d.patches?.applied.length ?? 0])).toEqual([
+      ['zlib', '1.3.1', null, 0],
+      ['openssl', '1.1.1w', 'openssl_1.1.1w-0+deb11u8.debian.tar.xz', 40],
+      ['curl', '7.88.1', 'curl_7.88.1-10+deb12u15.debian.tar.xz', 39],
+    ]);
   });
 
   it('every ELF file in the zip is aarch64, and the executables ask for the aarch64 loader', () => {

@@ -161,6 +161,16 @@ describe('makePlan: php@7.4 on debian-bookworm', () => {
         ],
       },
       {
+        // Debian's security archive is not under the main archive: no Debian path, its url only.
+        component: 'openssl@1.1.1w',
+        name: 'openssl_1.1.1w-0+deb11u8.debian.tar.xz',
+        sha256: '1b9aab73493a39ccab81f22092abce8d4857deeb5a084c2dcf89e60ec108c818',
+        urls: [
+          'http://deb.debian.org/debian-security/pool/updates/main/o/openssl/openssl_1.1.1w-0+deb11u8.debian.tar.xz',
+          `${MIRROR}/openssl_1.1.1w-0+deb11u8.debian.tar.xz`,
+        ],
+      },
+      {
         component: 'curl@7.88.1',
         name: 'curl-7.88.1.tar.gz',
         sha256: 'cdb38b72e36bc5d33d5b8810f8018ece1baa29a8f215b4495e495ded82bbf3c7',
@@ -168,6 +178,16 @@ describe('makePlan: php@7.4 on debian-bookworm', () => {
           'https://curl.se/download/curl-7.88.1.tar.gz',
           `${MIRROR}/curl-7.88.1.tar.gz`,
           'http://deb.debian.org/debian/pool/main/c/curl/curl_7.88.1.orig.tar.gz',
+        ],
+      },
+      {
+        component: 'curl@7.88.1',
+        name: 'curl_7.88.1-10+deb12u15.debian.tar.xz',
+        sha256: '961b78bc48492c5693e4decb352ddd176f343260a8956f48b2887874048ef23b',
+        urls: [
+          'https://snapshot.debian.org/file/03b665ea82b1f319f6944c9473c8c9fd9980838b',
+          `${MIRROR}/curl_7.88.1-10+deb12u15.debian.tar.xz`,
+          'http://deb.debian.org/debian/pool/main/c/curl/curl_7.88.1-10+deb12u15.debian.tar.xz',
         ],
       },
       {
@@ -205,7 +225,7 @@ describe('makePlan: php@7.4 on debian-bookworm', () => {
   });
 
   it('prepare reads the real scripts and runtime files', () => {
-    expect(Object.keys(p.scriptPaths).sort()).toEqual(['build-autotools.sh', 'build-openssl.sh', 'common.sh', 'finalize.sh', 'write-ini.sh']);
+    expect(Object.keys(p.scriptPaths).sort()).toEqual(['apply-patches.sh', 'build-autotools.sh', 'build-openssl.sh', 'common.sh', 'finalize.sh', 'write-ini.sh']);
     expect(p.runtimeEntries.some((e) => e.path === 'bootstrap' && e.type === 'file' && e.mode === 0o755)).toBe(true);
     // The runtime is versioned with the tool (its User-Agent names this version).
     const version = p.runtimeEntries.find((e) => e.path === 'runtime/VERSION');

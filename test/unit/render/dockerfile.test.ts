@@ -140,20 +140,22 @@ describe('Dockerfile structure', () => {
     const d = render('php@7.4', 'al2').dockerfile;
     const copies = (s: string) => s.split('\n').filter((l) => l.startsWith('COPY sources/'));
     expect(copies(stage(d, 'toolchain'))).toEqual([]);
-    expect(copies(stage(d, 'dep-openssl'))).toEqual(['COPY sources/openssl-1.1.1w.tar.gz /usr/src/lrb/sources/']);
-    expect(copies(stage(d, 'dep-curl'))).toEqual(['COPY sources/curl-7.88.1.tar.gz /usr/src/lrb/sources/']);
+    expect(copies(stage(d, 'dep-openssl'))).toEqual(['COPY sources/openssl-1.1.1w.tar.gz sources/openssl_1.1.1w-0+deb11u8.debian.tar.xz /usr/src/lrb/sources/']);
+    expect(copies(stage(d, 'dep-curl'))).toEqual(['COPY sources/curl-7.88.1.tar.gz sources/curl_7.88.1-10+deb12u15.debian.tar.xz /usr/src/lrb/sources/']);
     expect(copies(stage(d, 'interpreter'))).toEqual(['COPY sources/php-7.4.33.tar.xz /usr/src/lrb/sources/']);
 
     expect(stage(d, 'dep-openssl')).toContain(
-      `RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-1.1.1w.tar.gz LRB_PREFIX=${PREFIX} LRB_VERSION=1.1.1w \\\n    sh /usr/src/lrb/scripts/build-openssl.sh \\\n    --libdir=lib shared no-tests\n`,
+      `RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-1.1.1w-patched.tar LRB_PREFIX=${PREFIX} LRB_VERSION=1.1.1w \\\n    sh /usr/src/lrb/scripts/build-openssl.sh \\\n    --libdir=lib shared no-tests\n`,
     );
     expect(stage(d, 'dep-curl')).toContain('LRB_VERSION=7.88.1 \\\n    sh /usr/src/lrb/scripts/build-autotools.sh \\\n    --with-openssl=/opt ');
     expect(stage(d, 'interpreter')).toContain(
       'RUN LRB_SOURCE=/usr/src/lrb/sources/php-7.4.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=7.4.33 \\\n    sh /usr/src/lrb/scripts/build-autotools.sh \\\n    --disable-all ',
     );
-    for (const s of ['dep-openssl', 'dep-curl', 'interpreter']) {
-      expect(stage(d, s)).toMatch(/\nCOPY scripts\/common\.sh scripts\/build-[a-z]+\.sh \/usr\/src\/lrb\/scripts\/\n/);
+    // OpenSSL's and curl's stages also copy the patch step's script (their versions carry Debian's patches).
+    for (const s of ['dep-openssl', 'dep-curl']) {
+      expect(stage(d, s)).toMatch(/\nCOPY scripts\/common\.sh scripts\/build-[a-z]+\.sh scripts\/apply-patches\.sh \/usr\/src\/lrb\/scripts\/\n/);
     }
+    expect(stage(d, 'interpreter')).toMatch(/\nCOPY scripts\/common\.sh scripts\/build-[a-z]+\.sh \/usr\/src\/lrb\/scripts\/\n/);
   });
 
   it('finalize runs last, in the interpreter stage, with the prune list quoted (globs stay for finalize.sh)', () => {
@@ -217,9 +219,9 @@ describe('Dockerfile structure', () => {
       'RUN dnf install -y --setopt=install_weak_deps=False perl-FindBin perl-IPC-Cmd perl-File-Compare perl-File-Copy perl-Time-Piece patch \\',
     );
     expect(stage(render('php@8.2', 'debian-bookworm').dockerfile, 'dep-openssl')).toContain('apt-get install -y --no-install-recommends patch \\');
-    // OpenSSL 1.1.1w has no patches: perl only, and nothing at all on Debian.
-    expect(stage(render('php@7.4', 'al2').dockerfile, 'dep-openssl')).toMatch(/\nRUN yum install -y --setopt=skip_missing_names_on_install=False perl-core \\/);
-    expect(stage(render('php@7.4', 'debian-bookworm').dockerfile, 'dep-openssl')).not.toContain('apt-get');
+    // OpenSSL 1.0.2u has no patches: perl only, and nothing at all on Debian.
+    expect(stage(render('php@7.4', 'al2', 'minimal', ['openssl@1.0.2u']).dockerfile, 'dep-openssl')).toMatch(/\nRUN yum install -y --setopt=skip_missing_names_on_install=False perl-core \\/);
+    expect(stage(render('php@7.4', 'debian-bookworm', 'minimal', ['openssl@1.0.2u']).dockerfile, 'dep-openssl')).not.toContain('apt-get');
   });
 
   it('--with openssl@1.0.1k changes only the openssl stage and its source', () => {
@@ -232,6 +234,7 @@ describe('Dockerfile structure', () => {
     expect(b.files.filter((f) => f.kind === 'source').map((f) => f.path)).toEqual([
       'sources/openssl-1.0.1k.tar.gz',
       'sources/curl-7.88.1.tar.gz',
+      'sources/curl_7.88.1-10+deb12u15.debian.tar.xz',
       'sources/php-7.3.33.tar.xz',
     ]);
   });
@@ -241,11 +244,18 @@ describe('Dockerfile structure', () => {
     expect(r.files).toEqual([
       { path: 'scripts/common.sh', kind: 'script', script: 'common.sh' },
       { path: 'scripts/build-openssl.sh', kind: 'script', script: 'build-openssl.sh' },
+      { path: 'scripts/apply-patches.sh', kind: 'script', script: 'apply-patches.sh' },
       {
         path: 'sources/openssl-1.1.1w.tar.gz',
         kind: 'source',
         sourceName: 'openssl-1.1.1w.tar.gz',
         sha256: 'cf3098950cb4d853ad95c0841f1f9c6d3dc102dccfcacd521d93925208b76ac8',
+      },
+      {
+        path: 'sources/openssl_1.1.1w-0+deb11u8.debian.tar.xz',
+        kind: 'source',
+        sourceName: 'openssl_1.1.1w-0+deb11u8.debian.tar.xz',
+        sha256: '1b9aab73493a39ccab81f22092abce8d4857deeb5a084c2dcf89e60ec108c818',
       },
       { path: 'scripts/build-autotools.sh', kind: 'script', script: 'build-autotools.sh' },
       {
@@ -253,6 +263,12 @@ describe('Dockerfile structure', () => {
         kind: 'source',
         sourceName: 'curl-7.88.1.tar.gz',
         sha256: 'cdb38b72e36bc5d33d5b8810f8018ece1baa29a8f215b4495e495ded82bbf3c7',
+      },
+      {
+        path: 'sources/curl_7.88.1-10+deb12u15.debian.tar.xz',
+        kind: 'source',
+        sourceName: 'curl_7.88.1-10+deb12u15.debian.tar.xz',
+        sha256: '961b78bc48492c5693e4decb352ddd176f343260a8956f48b2887874048ef23b',
       },
       {
         path: 'sources/php-7.4.33.tar.xz',
@@ -397,9 +413,14 @@ describe('the portable platform (al2023-portable)', () => {
     expect(stage(render('php@7.4', 'debian-bullseye').dockerfile, 'interpreter')).toContain('zlib1g-dev');
   });
 
-  it('minimal installs nothing beyond the toolchain; PHP 7.x is told not to link libcrypt', () => {
+  it('minimal installs nothing beyond the toolchain but patch(1) for the patched sources; PHP 7.x is told not to link libcrypt', () => {
     const d = render('php@7.4', 'al2023-portable').dockerfile;
-    expect(d.match(/apt-get install/g)).toHaveLength(1);
+    expect(d.match(/apt-get install .*/g)).toEqual([
+      expect.stringMatching(/^apt-get install -y --no-install-recommends gcc g\+\+ make /),
+      'apt-get install -y --no-install-recommends patch \\',
+      'apt-get install -y --no-install-recommends patch \\',
+    ]);
+    expect(['toolchain', 'dep-openssl', 'dep-curl'].map((s) => stage(d, s).includes('apt-get install'))).toEqual([true, true, true]);
     expect(stage(d, 'interpreter')).toMatch(/ --with-zlib --enable-opcache ac_cv_lib_crypt_crypt=no\n/);
     expect(render('php@8.2', 'al2023-portable').dockerfile).not.toContain('ac_cv_lib_crypt_crypt');
   });
@@ -409,7 +430,9 @@ describe('the portable platform (al2023-portable)', () => {
     expect(r.files.filter((f) => f.kind === 'source').map((f) => f.path)).toEqual([
       'sources/zlib_1.3.dfsg+really1.3.1.orig.tar.gz',
       'sources/openssl-1.1.1w.tar.gz',
+      'sources/openssl_1.1.1w-0+deb11u8.debian.tar.xz',
       'sources/curl-7.88.1.tar.gz',
+      'sources/curl_7.88.1-10+deb12u15.debian.tar.xz',
       'sources/php-7.4.33.tar.xz',
     ]);
   });
