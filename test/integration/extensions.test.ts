@@ -8,12 +8,11 @@ import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { invokeLayer } from '../../src/invoke/index.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
-import { freePort, jsonBodies, ourContainers, requireEngine, runInRuntimeImage, tempDir, writeHandler } from './helpers.js';
+import { freePort, jsonBodies, ourContainers, requireEngine, runInRuntimeImage, tempDir, writeHandler, X86_PHP } from './helpers.js';
 
-// php@8.2.32 standard on al2023-portable with apcu, igbinary and redis built in (--ext), built once.
-// Standard, not minimal: catalog-builds.test.ts builds the same interpreter, so CI compiles only
-// the three extension stages on top of it (a cold php@8.2.32 minimal costs about 20 min here):
-// the build's own smoke test already ran every check of the three recipes and OPcache's in the
+// php@8.2.32 minimal on al2023-portable with apcu, igbinary and redis built in (--ext), built once.
+// The interpreter is X86_PHP, which build-php.test.ts and the others build, so CI compiles only
+// the three extension stages on top of it: the build's own smoke test already ran every check of the three recipes and OPcache's in the
 // glibc-only image. These tests look at the layer, and serve invocations whose handler uses APCu
 // across invocations and talks to a real redis-server (Debian's, started here on loopback; the
 // sandbox has host networking) through phpredis with the igbinary serializer.
@@ -46,9 +45,8 @@ beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-ext-');
   const report = await buildRuntimes({
-    targets: ['php@8.2.32'],
+    targets: [X86_PHP.target],
     platform: 'al2023-portable',
-    profile: 'standard',
     extensions: ['apcu', 'redis', 'igbinary'],
     outDir: out.dir,
     renderer: 'silent',
@@ -63,9 +61,10 @@ afterAll(async () => {
   await out?.cleanup();
 });
 
-describe('php@8.2.32 standard + apcu, igbinary, redis on al2023-portable', () => {
+describe(`${X86_PHP.target} minimal + apcu, igbinary, redis on al2023-portable`, () => {
   it('is named after its extensions and its manifest lists them with their sources, rules and ini files', () => {
-    expect(path.basename(zip)).toBe('php-8.2.32-standard+apcu+igbinary+redis-al2023-portable-x86_64.zip');
+    expect(path.basename(zip)).toBe('php-8.2.32+apcu+igbinary+redis-al2023-portable-x86_64.zip');
+    expect(manifest.recipe).toMatchObject({ version: X86_PHP.version, profile: 'minimal' });
     expect(manifest.extensions!.map((e) => `${e.name}@${e.version} ${e.ini.path}`)).toEqual([
       'apcu@5.1.24 etc/php/conf.d/20-apcu.ini',
       'igbinary@3.2.16 etc/php/conf.d/21-igbinary.ini',

@@ -13,8 +13,9 @@ import { buildVendorLayer } from '../../src/vendor/run.js';
 import type { VendorManifest } from '../../src/vendor/plan.js';
 import { ourContainers, requireEngine, tempDir } from './helpers.js';
 
-// Vendor layers over the php@8.2.32 standard layers that catalog-builds.test.ts and
-// extensions.test.ts build (same inputs, so their images are reused: nothing compiles here).
+// Vendor layers over php@8.2.32 standard layers: the one catalog-builds.test.ts builds (its image is
+// reused) and the same with apcu, igbinary and redis, whose three extension stages compile here
+// (extensions.test.ts bakes them into the minimal layer; Composer needs the standard profile).
 // Composer is Debian 13's, pinned; the projects use path repositories (packagist is unreachable).
 const FIXTURES = path.resolve('test/fixtures/vendor');
 const execFileP = promisify(execFile);
