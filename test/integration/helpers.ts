@@ -45,8 +45,8 @@ export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: (
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
 /**
- * The x86_64 minimal layer that build-php, portable, invoke and image test: one target, so CI builds
- * it once (Docker's cache) and each file checks its own promises. php@8.2.32 shares its zlib, OpenSSL
+ * The x86_64 minimal layer that build-php, portable, invoke and image test, and extensions builds its
+ * extensions over: one target, so CI builds it once (Docker's cache) and each file checks its own promises. php@8.2.32 shares its zlib, OpenSSL
  * and curl stages with catalog-builds' php@8.2.32 standard, so only its interpreter stage is extra;
  * PHP 7.4 (OpenSSL 1.1.1w, curl 7.88.1) is built by arm64-php.test.ts.
  */
