@@ -4,7 +4,9 @@ import { z } from 'zod';
 /** The profile a build uses when none is named; every interpreter recipe must have it. */
 export const DEFAULT_PROFILE = 'minimal';
 
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (a SHA-256)');
+/** A SHA-256 as recipes pin it: 64 lowercase hex characters. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+const sha256 = z.string().regex(SHA256_HEX, 'must be 64 lowercase hex characters (a SHA-256)');
 /**
  * A plain file name: what a source, patch archive or script is called in build contexts, Dockerfiles
  * and shell lines (`~` for Debian's revisions, e.g. openssl_3.5.7-1~deb13u2.debian.tar.xz).

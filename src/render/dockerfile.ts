@@ -64,13 +64,13 @@ export const PATCH_PACKAGE = 'patch';
 export const PATCH_SCRIPT = 'apply-patches.sh';
 
 /**
- * A component's patch step: apply-patches.sh writes the patched tree as a tar, which the build
- * step then takes as its source. Returns the RUN line and the path of that tar.
+ * A component's patch step: apply-patches.sh patches `source` and writes the patched tree as a tar,
+ * which the build step then takes as its source. Returns the RUN line and the path of that tar.
  */
-function patchStep(c: ResolvedComponent, patches: PatchSet): { run: string; patched: string } {
+function patchStep(c: ResolvedComponent, patches: PatchSet, source: string): { run: string; patched: string } {
   const patched = `${SRC_DIR}/${c.name}-${c.version}-patched.tar`;
   const vars = [
-    `LRB_SOURCE=${SRC_DIR}/${c.sources[0]!.name}`,
+    `LRB_SOURCE=${source}`,
     `LRB_PATCHES_FROM=${shellQuote(`${SRC_DIR}/${patches.from}`)}`,
     `LRB_PATCHES_DIR=${patches.dir}`,
     `LRB_PATCHES=${shellQuote(patches.apply.join(' '))}`,
@@ -104,7 +104,7 @@ function componentStage(
   lines.push(`COPY ${c.sources.map((s) => `sources/${s.name}`).join(' ')} ${SRC_DIR}/`);
   let source = `${SRC_DIR}/${c.sources[0]!.name}`;
   if (c.patches) {
-    const step = patchStep(c, c.patches);
+    const step = patchStep(c, c.patches, source);
     lines.push(step.run);
     source = step.patched;
   }

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PLAIN_FILE_NAME, type SourceSpec } from '../recipes/schema.js';
+import { PLAIN_FILE_NAME, SHA256_HEX, type SourceSpec } from '../recipes/schema.js';
 
 /** What a recipe pins for one source; its one home is the recipes' zod schema (`sourceSchema`). */
 export type { SourceSpec };
@@ -24,12 +24,11 @@ export class SourceSpecError extends Error {
   override readonly name = 'SourceSpecError';
 }
 
-const SHA256_RE = /^[0-9a-f]{64}$/;
 const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 const SUPPORTED_PROTOCOLS = new Set(['http:', 'https:', 'file:']);
 
 export function isSha256Hex(value: string): boolean {
-  return SHA256_RE.test(value);
+  return SHA256_HEX.test(value);
 }
 
 /** Throws {@link SourceSpecError} unless `spec` is well formed. */
@@ -44,7 +43,7 @@ export function validateSourceSpec(spec: SourceSpec): void {
   if (spec.name.includes('..')) {
     throw new SourceSpecError(`source ${label}: name must not contain '..'`);
   }
-  if (typeof spec.sha256 !== 'string' || !SHA256_RE.test(spec.sha256)) {
+  if (typeof spec.sha256 !== 'string' || !SHA256_HEX.test(spec.sha256)) {
     const hint = typeof spec.sha256 === 'string' && /^[0-9a-fA-F]{64}$/.test(spec.sha256) ? ' (use lowercase)' : '';
     throw new SourceSpecError(`source ${label}: sha256 must be 64 lowercase hex characters${hint}, got ${JSON.stringify(spec.sha256)}`);
   }
