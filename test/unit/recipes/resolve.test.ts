@@ -557,7 +557,7 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
       const cross = resolve(target, { ...portable(), arch: 'arm64', buildMethod: 'cross' });
       expect(cross.interpreter.args).toEqual(expect.arrayContaining(answers));
       expect(cross.interpreter.rules.map((r) => r.name)).toEqual(expect.arrayContaining(['cross-configure-answers-for-glibc-linux', 'cross-opcache-shared-memory-for-linux']));
-      expect(cross.interpreter.args).toContain('CFLAGS=-g -O2 -DHAVE_SHM_MMAP_ANON=1');
+      expect(cross.interpreter.args).toContain('CFLAGS=-O2 -DHAVE_SHM_MMAP_ANON=1');
       for (const buildMethod of ['native', 'emulated'] as const) {
         const other = resolve(target, { ...portable(), arch: 'arm64', buildMethod });
         expect(other.interpreter.rules.map((r) => r.name).filter((n) => n.startsWith('cross-'))).toEqual([]);

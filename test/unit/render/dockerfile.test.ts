@@ -213,13 +213,17 @@ describe('Dockerfile structure', () => {
     expect(apt).not.toContain('{{packages}}');
   });
 
-  it('OpenSSL perl packages are installed in its own stage (nothing on Debian, where perl is in the toolchain), with patch(1) where the version has patches', () => {
-    expect(stage(render('php@8.2', 'al2').dockerfile, 'dep-openssl')).toMatch(/\nRUN yum install -y --setopt=skip_missing_names_on_install=False perl-core patch \\/);
+  it('OpenSSL perl packages are installed in its own stage (nothing on Debian, where perl is in the toolchain); patch(1) is in every toolchain', () => {
+    expect(stage(render('php@8.2', 'al2').dockerfile, 'dep-openssl')).toMatch(/\nRUN yum install -y --setopt=skip_missing_names_on_install=False perl-core \\/);
     expect(stage(render('php@8.2', 'al2023').dockerfile, 'dep-openssl')).toContain(
-      'RUN dnf install -y --setopt=install_weak_deps=False perl-FindBin perl-IPC-Cmd perl-File-Compare perl-File-Copy perl-Time-Piece patch \\',
+      'RUN dnf install -y --setopt=install_weak_deps=False perl-FindBin perl-IPC-Cmd perl-File-Compare perl-File-Copy perl-Time-Piece \\',
     );
-    expect(stage(render('php@8.2', 'debian-bookworm').dockerfile, 'dep-openssl')).toContain('apt-get install -y --no-install-recommends patch \\');
-    // OpenSSL 1.0.2u has no patches: perl only, and nothing at all on Debian.
+    // Debian's toolchain has perl, and patch(1) too: the patched OpenSSL stage installs nothing.
+    expect(stage(render('php@8.2', 'debian-bookworm').dockerfile, 'dep-openssl')).not.toContain('apt-get');
+    for (const platform of ['amzn-2017.03', 'al2', 'al2023', 'al2023-portable', 'debian-bookworm']) {
+      expect(stage(render('php@8.2', platform).dockerfile, 'toolchain'), platform).toMatch(/ patch \\\n/);
+    }
+    // OpenSSL 1.0.2u has no patches: the same perl packages.
     expect(stage(render('php@7.4', 'al2', 'minimal', ['openssl@1.0.2u']).dockerfile, 'dep-openssl')).toMatch(/\nRUN yum install -y --setopt=skip_missing_names_on_install=False perl-core \\/);
     expect(stage(render('php@7.4', 'debian-bookworm', 'minimal', ['openssl@1.0.2u']).dockerfile, 'dep-openssl')).not.toContain('apt-get');
   });
@@ -353,9 +357,9 @@ describe('the portable platform (al2023-portable)', () => {
       for (const pkg of ['libxml2-dev', 'libsqlite3-dev', 'libonig-dev', 'liblzma-dev', 'zlib1g-dev']) expect(standard.dockerfile, `${version} ${pkg}`).not.toContain(pkg);
       // Build tools in the stage that needs them: tclsh for SQLite's amalgamation, autotools for
       // Oniguruma's tag archive, patch(1) where Debian's security patches are applied.
-      expect(stage(standard.dockerfile, 'dep-sqlite3')).toContain('apt-get install -y --no-install-recommends tcl patch \\\n');
+      expect(stage(standard.dockerfile, 'dep-sqlite3')).toContain('apt-get install -y --no-install-recommends tcl \\\n');
       expect(stage(standard.dockerfile, 'dep-oniguruma')).toContain('apt-get install -y --no-install-recommends autoconf automake libtool \\\n');
-      expect(stage(standard.dockerfile, 'dep-libxml2')).toContain('apt-get install -y --no-install-recommends patch \\\n');
+      expect(stage(standard.dockerfile, 'dep-libxml2')).not.toContain('apt-get');
       expect(stage(standard.dockerfile, 'dep-libxml2')).toContain('    --without-python --without-lzma --without-icu --with-zlib --without-readline --disable-static\n');
       // finalize also drops what the libraries install for developers; minimal's prune list is unchanged.
       const finalize = (d: string) => d.trimEnd().split('\n').at(-1)!;
@@ -364,13 +368,14 @@ describe('the portable platform (al2023-portable)', () => {
     }
   });
 
-  it('cross-built for arm64, their build tools are the build machine\'s (tcl, autotools, patch), not :arm64 packages', () => {
+  it('cross-built for arm64, their build tools are the build machine\'s (tcl, autotools; patch is in the toolchain), not :arm64 packages', () => {
     const platform = catalog.platforms.get('al2023-portable');
     const method = chooseBuildMethod({ platform, arch: 'arm64', engineArch: 'x86_64', emulate: false, crossToolchain: catalog.platforms.crossToolchain(platform) });
     const s = resolveBuild(catalog.recipes, 'php@8.2.32', { platform, arch: 'arm64', profile: 'standard', buildMethod: 'cross' });
     const d = renderBuild(s, catalog.templates, method).dockerfile;
-    expect(stage(d, 'dep-sqlite3')).toContain('--no-install-recommends tcl patch \\\n');
-    expect(stage(d, 'dep-libxml2')).toContain('--no-install-recommends patch \\\n');
+    expect(stage(d, 'dep-sqlite3')).toContain('--no-install-recommends tcl \\\n');
+    expect(stage(d, 'dep-libxml2')).not.toContain('apt-get');
+    expect(stage(d, 'toolchain')).toContain(' file ca-certificates patch crossbuild-essential-arm64 \\\n');
     expect(stage(d, 'dep-oniguruma')).toContain('--no-install-recommends autoconf automake libtool \\\n');
     expect(stage(d, 'interpreter')).toContain('--no-install-recommends icu-devtools libicu-dev:arm64 \\\n');
   });
@@ -413,14 +418,9 @@ describe('the portable platform (al2023-portable)', () => {
     expect(stage(render('php@7.4', 'debian-bullseye').dockerfile, 'interpreter')).toContain('zlib1g-dev');
   });
 
-  it('minimal installs nothing beyond the toolchain but patch(1) for the patched sources; PHP 7.x is told not to link libcrypt', () => {
+  it('minimal installs nothing beyond the toolchain (which has patch(1) for the patched sources); PHP 7.x is told not to link libcrypt', () => {
     const d = render('php@7.4', 'al2023-portable').dockerfile;
-    expect(d.match(/apt-get install .*/g)).toEqual([
-      expect.stringMatching(/^apt-get install -y --no-install-recommends gcc g\+\+ make /),
-      'apt-get install -y --no-install-recommends patch \\',
-      'apt-get install -y --no-install-recommends patch \\',
-    ]);
-    expect(['toolchain', 'dep-openssl', 'dep-curl'].map((s) => stage(d, s).includes('apt-get install'))).toEqual([true, true, true]);
+    expect(d.match(/apt-get install .*/g)).toEqual([expect.stringMatching(/^apt-get install -y --no-install-recommends gcc g\+\+ make .* ca-certificates patch \\$/)]);
     expect(stage(d, 'interpreter')).toMatch(/ --with-zlib --enable-opcache ac_cv_lib_crypt_crypt=no\n/);
     expect(render('php@8.2', 'al2023-portable').dockerfile).not.toContain('ac_cv_lib_crypt_crypt');
   });

@@ -4,7 +4,7 @@
 FROM debian:bookworm AS toolchain
 RUN dpkg --add-architecture arm64
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates crossbuild-essential-arm64 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates patch crossbuild-essential-arm64 \
  && rm -rf /var/lib/apt/lists/*
 ENV LRB_HOST=aarch64-linux-gnu
 

@@ -3,7 +3,7 @@
 
 FROM lambda-runtime-builder/debian-arm64:bookworm AS toolchain
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates patch \
  && rm -rf /var/lib/apt/lists/*
 
 FROM toolchain AS interpreter

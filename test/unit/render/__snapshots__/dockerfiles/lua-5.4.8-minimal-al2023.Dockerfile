@@ -2,7 +2,7 @@
 # for al2023 (x86_64). Do not edit; change the recipe or platform data instead.
 
 FROM amazonlinux:2023 AS toolchain
-RUN dnf install -y --setopt=install_weak_deps=False gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates \
+RUN dnf install -y --setopt=install_weak_deps=False gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates patch \
  && dnf clean all \
  && rm -rf /var/cache/dnf
 

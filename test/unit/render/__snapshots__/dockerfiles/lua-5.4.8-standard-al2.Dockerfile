@@ -2,8 +2,8 @@
 # for al2 (x86_64). Do not edit; change the recipe or platform data instead.
 
 FROM amazonlinux:2 AS toolchain
-RUN yum install -y --setopt=skip_missing_names_on_install=False gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates \
- && rpm -q --whatprovides gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates >/dev/null \
+RUN yum install -y --setopt=skip_missing_names_on_install=False gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates patch \
+ && rpm -q --whatprovides gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates patch >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
 

@@ -2,14 +2,14 @@
 # for al2 (x86_64). Do not edit; change the recipe or platform data instead.
 
 FROM amazonlinux:2 AS toolchain
-RUN yum install -y --setopt=skip_missing_names_on_install=False gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates \
- && rpm -q --whatprovides gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates >/dev/null \
+RUN yum install -y --setopt=skip_missing_names_on_install=False gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates patch \
+ && rpm -q --whatprovides gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates patch >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
 
 FROM toolchain AS dep-openssl
-RUN yum install -y --setopt=skip_missing_names_on_install=False perl-core patch \
- && rpm -q --whatprovides perl-core patch >/dev/null \
+RUN yum install -y --setopt=skip_missing_names_on_install=False perl-core \
+ && rpm -q --whatprovides perl-core >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
 COPY scripts/common.sh scripts/build-openssl.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
@@ -21,8 +21,8 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7-patched.tar LRB_PREFIX=/opt LR
     --libdir=lib shared no-tests no-docs
 
 FROM dep-openssl AS dep-curl
-RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel patch \
- && rpm -q --whatprovides zlib-devel patch >/dev/null \
+RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel \
+ && rpm -q --whatprovides zlib-devel >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
 COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/

@@ -4,14 +4,11 @@
 FROM debian:bookworm AS toolchain
 RUN dpkg --add-architecture arm64
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates crossbuild-essential-arm64 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates patch crossbuild-essential-arm64 \
  && rm -rf /var/lib/apt/lists/*
 ENV LRB_HOST=aarch64-linux-gnu
 
 FROM toolchain AS dep-openssl
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patch \
- && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-openssl.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/openssl-3.5.7.tar.gz sources/openssl_3.5.7-1~deb13u2.debian.tar.xz /usr/src/lrb/sources/
 RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7.tar.gz LRB_PATCHES_FROM='/usr/src/lrb/sources/openssl_3.5.7-1~deb13u2.debian.tar.xz' LRB_PATCHES_DIR=debian/patches LRB_PATCHES='conf-Serialize-allocation-free-of-ssl_names.patch Avoid-double-free-of-qrx-in-port_default_packet_handler.patch Add-test-for-CVE-2026-63072.patch Fix-heap-buffer-overflow-8-byte-OOB-write-in-AES-WRAP-PAD.patch Add-test-for-CVE-2026-63076.patch Fix-Remote-NULL-deref-in-ossl_cmp_calc_protection-via-cra.patch Handle-signature_algorithms_cert-extension-in-key-only-co.patch Avoid-full-read-buffer-allocation-when-buffering-DTLS-nex.patch ssl-record-methods-dtls_meth.c-lower-the-unprocessed_rcds.patch ssl-record-remove-dead-DTLS-processed_rcds-record-queue.patch CMP-unexpected-sender-DN-used-as-format-string-in-ERR_rai.patch Add-test-for-CVE-2026-63073.patch Add-a-test-for-restricting-growth-in-cmp-cert-cache.patch Fix-unbounded-cert-cache-growth-in-cmp.patch Don-t-store-ACK-only-frames-in-TX-history-for-QUIC.patch Check-the-tag-on-EVP_Cipher-finalize-Poly1305-and-OCB-AEA.patch QUIC-server-limit-number-of-pending-QUIC-channels-connect.patch' LRB_PATCHED=/usr/src/lrb/sources/openssl-3.5.7-patched.tar \
@@ -22,7 +19,7 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7-patched.tar LRB_PREFIX=/opt LR
 
 FROM dep-openssl AS dep-curl
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patch zlib1g-dev:arm64 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zlib1g-dev:arm64 \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/curl-8.14.1.tar.gz sources/curl_8.14.1-2+deb13u5.debian.tar.xz /usr/src/lrb/sources/
@@ -40,7 +37,7 @@ COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-8.2.33.tar.xz /usr/src/lrb/sources/
 RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.2.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.2.33 \
     sh /usr/src/lrb/scripts/build-autotools.sh \
-    --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --with-openssl --with-curl --with-zlib --enable-opcache ac_cv_func_fnmatch_works=yes php_cv_sizeof_intmax_t=8 ac_cv_func_getaddrinfo=yes ac_cv_write_stdout=yes ac_cv_copy_file_range=yes 'CFLAGS=-g -O2 -DHAVE_SHM_MMAP_ANON=1'
+    --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --with-openssl --with-curl --with-zlib --enable-opcache ac_cv_func_fnmatch_works=yes php_cv_sizeof_intmax_t=8 ac_cv_func_getaddrinfo=yes ac_cv_write_stdout=yes ac_cv_copy_file_range=yes 'CFLAGS=-O2 -DHAVE_SHM_MMAP_ANON=1'
 # rule opcache-shared-before-php-8.5
 COPY scripts/write-ini.sh /usr/src/lrb/scripts/
 RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/write-ini.sh etc/php/conf.d/10-opcache.ini zend_extension=opcache

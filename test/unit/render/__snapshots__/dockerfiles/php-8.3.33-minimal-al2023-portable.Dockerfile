@@ -3,7 +3,7 @@
 
 FROM debian:bullseye AS toolchain
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates patch \
  && rm -rf /var/lib/apt/lists/*
 
 FROM toolchain AS dep-zlib
@@ -13,9 +13,6 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/zlib_1.3.dfsg+really1.3.1.orig.tar.gz LRB_PR
     sh /usr/src/lrb/scripts/build-autotools.sh
 
 FROM dep-zlib AS dep-openssl
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patch \
- && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-openssl.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/openssl-3.5.7.tar.gz sources/openssl_3.5.7-1~deb13u2.debian.tar.xz /usr/src/lrb/sources/
 RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7.tar.gz LRB_PATCHES_FROM='/usr/src/lrb/sources/openssl_3.5.7-1~deb13u2.debian.tar.xz' LRB_PATCHES_DIR=debian/patches LRB_PATCHES='conf-Serialize-allocation-free-of-ssl_names.patch Avoid-double-free-of-qrx-in-port_default_packet_handler.patch Add-test-for-CVE-2026-63072.patch Fix-heap-buffer-overflow-8-byte-OOB-write-in-AES-WRAP-PAD.patch Add-test-for-CVE-2026-63076.patch Fix-Remote-NULL-deref-in-ossl_cmp_calc_protection-via-cra.patch Handle-signature_algorithms_cert-extension-in-key-only-co.patch Avoid-full-read-buffer-allocation-when-buffering-DTLS-nex.patch ssl-record-methods-dtls_meth.c-lower-the-unprocessed_rcds.patch ssl-record-remove-dead-DTLS-processed_rcds-record-queue.patch CMP-unexpected-sender-DN-used-as-format-string-in-ERR_rai.patch Add-test-for-CVE-2026-63073.patch Add-a-test-for-restricting-growth-in-cmp-cert-cache.patch Fix-unbounded-cert-cache-growth-in-cmp.patch Don-t-store-ACK-only-frames-in-TX-history-for-QUIC.patch Check-the-tag-on-EVP_Cipher-finalize-Poly1305-and-OCB-AEA.patch QUIC-server-limit-number-of-pending-QUIC-channels-connect.patch' LRB_PATCHED=/usr/src/lrb/sources/openssl-3.5.7-patched.tar \
@@ -25,9 +22,6 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7-patched.tar LRB_PREFIX=/opt LR
     --libdir=lib shared no-tests no-docs
 
 FROM dep-openssl AS dep-curl
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patch \
- && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/curl-8.14.1.tar.gz sources/curl_8.14.1-2+deb13u5.debian.tar.xz /usr/src/lrb/sources/
 RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1.tar.gz LRB_PATCHES_FROM=/usr/src/lrb/sources/curl_8.14.1-2+deb13u5.debian.tar.xz LRB_PATCHES_DIR=debian/patches LRB_PATCHES='curl_path_make_SFTP_handle_a_path.patch cookie-don-t-treat-the-leading-slash-as-trailing.patch CVE-2025-10148.patch CVE-2025-13034.patch CVE-2025-14524.patch CVE-2025-14819.patch CVE-2026-1965_1.patch CVE-2026-1965_2.patch CVE-2026-3783.patch CVE-2026-3784.patch CVE-2026-3805.patch CVE-2026-4873.patch CVE-2026-5545.patch CVE-2026-6253.patch CVE-2026-5773.patch CVE-2026-6276.patch CVE-2026-7168.patch CVE-2026-6429.patch openssl_fix_openssl_engines.patch' LRB_PATCHED=/usr/src/lrb/sources/curl-8.14.1-patched.tar \

@@ -3,7 +3,7 @@
 
 FROM debian:bullseye AS toolchain
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc g++ make perl pkg-config xz-utils bzip2 binutils libc6-dev file ca-certificates patch \
  && rm -rf /var/lib/apt/lists/*
 
 FROM toolchain AS dep-zlib
@@ -13,9 +13,6 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/zlib_1.3.dfsg+really1.3.1.orig.tar.gz LRB_PR
     sh /usr/src/lrb/scripts/build-autotools.sh
 
 FROM dep-zlib AS dep-openssl
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patch \
- && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-openssl.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/openssl-3.5.7.tar.gz sources/openssl_3.5.7-1~deb13u2.debian.tar.xz /usr/src/lrb/sources/
 RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7.tar.gz LRB_PATCHES_FROM='/usr/src/lrb/sources/openssl_3.5.7-1~deb13u2.debian.tar.xz' LRB_PATCHES_DIR=debian/patches LRB_PATCHES='conf-Serialize-allocation-free-of-ssl_names.patch Avoid-double-free-of-qrx-in-port_default_packet_handler.patch Add-test-for-CVE-2026-63072.patch Fix-heap-buffer-overflow-8-byte-OOB-write-in-AES-WRAP-PAD.patch Add-test-for-CVE-2026-63076.patch Fix-Remote-NULL-deref-in-ossl_cmp_calc_protection-via-cra.patch Handle-signature_algorithms_cert-extension-in-key-only-co.patch Avoid-full-read-buffer-allocation-when-buffering-DTLS-nex.patch ssl-record-methods-dtls_meth.c-lower-the-unprocessed_rcds.patch ssl-record-remove-dead-DTLS-processed_rcds-record-queue.patch CMP-unexpected-sender-DN-used-as-format-string-in-ERR_rai.patch Add-test-for-CVE-2026-63073.patch Add-a-test-for-restricting-growth-in-cmp-cert-cache.patch Fix-unbounded-cert-cache-growth-in-cmp.patch Don-t-store-ACK-only-frames-in-TX-history-for-QUIC.patch Check-the-tag-on-EVP_Cipher-finalize-Poly1305-and-OCB-AEA.patch QUIC-server-limit-number-of-pending-QUIC-channels-connect.patch' LRB_PATCHED=/usr/src/lrb/sources/openssl-3.5.7-patched.tar \
@@ -25,9 +22,6 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7-patched.tar LRB_PREFIX=/opt LR
     --libdir=lib shared no-tests no-docs
 
 FROM dep-openssl AS dep-curl
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patch \
- && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/curl-8.14.1.tar.gz sources/curl_8.14.1-2+deb13u5.debian.tar.xz /usr/src/lrb/sources/
 RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1.tar.gz LRB_PATCHES_FROM=/usr/src/lrb/sources/curl_8.14.1-2+deb13u5.debian.tar.xz LRB_PATCHES_DIR=debian/patches LRB_PATCHES='curl_path_make_SFTP_handle_a_path.patch cookie-don-t-treat-the-leading-slash-as-trailing.patch CVE-2025-10148.patch CVE-2025-13034.patch CVE-2025-14524.patch CVE-2025-14819.patch CVE-2026-1965_1.patch CVE-2026-1965_2.patch CVE-2026-3783.patch CVE-2026-3784.patch CVE-2026-3805.patch CVE-2026-4873.patch CVE-2026-5545.patch CVE-2026-6253.patch CVE-2026-5773.patch CVE-2026-6276.patch CVE-2026-7168.patch CVE-2026-6429.patch openssl_fix_openssl_engines.patch' LRB_PATCHED=/usr/src/lrb/sources/curl-8.14.1-patched.tar \
@@ -37,9 +31,6 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1-patched.tar LRB_PREFIX=/opt LRB_
     --with-openssl=/opt --with-zlib --enable-shared --disable-static --disable-ldap --disable-ldaps --disable-manual --without-libpsl --without-brotli --without-zstd --without-nghttp2 --without-libidn2 --without-librtmp --without-libssh2 --with-ca-bundle=/opt/ssl/cert.pem
 
 FROM dep-curl AS dep-libxml2
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends patch \
- && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/libxml2_2.9.14+dfsg.orig.tar.xz sources/libxml2_2.12.7+dfsg+really2.9.14-2.1+deb13u3.debian.tar.xz /usr/src/lrb/sources/
 RUN LRB_SOURCE=/usr/src/lrb/sources/libxml2_2.9.14+dfsg.orig.tar.xz LRB_PATCHES_FROM=/usr/src/lrb/sources/libxml2_2.12.7+dfsg+really2.9.14-2.1+deb13u3.debian.tar.xz LRB_PATCHES_DIR=debian/patches LRB_PATCHES='CVE-2022-40303-Fix-integer-overflows-with-XML_PARSE_.patch CVE-2022-40304-Fix-dict-corruption-caused-by-entity-.patch schemas-Fix-null-pointer-deref-in-xmlSchemaCheckCOSS.patch CVE-2023-28484-Fix-null-deref-in-xmlSchemaFixupCompl.patch CVE-2023-29469-Hashing-of-empty-dict-strings-isn-t-d.patch Reset-nsNr-in-xmlCtxtReset.patch Also-reset-nsNr-in-htmlCtxtReset.patch CVE-2022-49043.patch CVE-2024-34459.patch CVE-2024-56171.patch CVE-2025-24928-pre1.patch CVE-2025-24928.patch CVE-2025-27113.patch CVE-2023-39615_1.patch CVE-2023-39615_2.patch CVE-2023-45322.patch CVE-2024-25062.patch CVE-2025-32415.patch CVE-2025-6021.patch CVE-2025-49794_49796.patch CVE-2025-6170.patch CVE-2025-7425.patch CVE-2025-9714.patch CVE-2026-1757.patch 0030-Fix-memory-leak-of-prefix-in-xmlTextWriterStartEleme.patch CVE-2025-8732.patch CVE-2026-0990.patch CVE-2026-0992/01-4af23b523.patch CVE-2026-0992/02-096402c94.patch CVE-2026-0989.patch 0037-use-duplicating-variant-in-relaxng-to-mitigate-UAF.patch 0038-fix-memory-leak-in-issue-1054.patch 0039-schematron-fix-additional-memory-leaks-on-error-path.patch 0040-catalog-fix-stack-overflow-from-self-referencing-SGM.patch' LRB_PATCHED=/usr/src/lrb/sources/libxml2-2.9.14-patched.tar \
@@ -50,7 +41,7 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/libxml2-2.9.14-patched.tar LRB_PREFIX=/opt L
 
 FROM dep-libxml2 AS dep-sqlite3
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tcl patch \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tcl \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
 COPY sources/sqlite3_3.46.1.orig.tar.xz sources/sqlite3_3.46.1-7+deb13u2.debian.tar.xz /usr/src/lrb/sources/

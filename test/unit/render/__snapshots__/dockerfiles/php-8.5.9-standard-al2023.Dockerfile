@@ -2,12 +2,12 @@
 # for al2023 (x86_64). Do not edit; change the recipe or platform data instead.
 
 FROM amazonlinux:2023 AS toolchain
-RUN dnf install -y --setopt=install_weak_deps=False gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates \
+RUN dnf install -y --setopt=install_weak_deps=False gcc gcc-c++ make perl pkgconfig xz bzip2 tar gzip binutils findutils diffutils file ca-certificates patch \
  && dnf clean all \
  && rm -rf /var/cache/dnf
 
 FROM toolchain AS dep-openssl
-RUN dnf install -y --setopt=install_weak_deps=False perl-FindBin perl-IPC-Cmd perl-File-Compare perl-File-Copy perl-Time-Piece patch \
+RUN dnf install -y --setopt=install_weak_deps=False perl-FindBin perl-IPC-Cmd perl-File-Compare perl-File-Copy perl-Time-Piece \
  && dnf clean all \
  && rm -rf /var/cache/dnf
 COPY scripts/common.sh scripts/build-openssl.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
@@ -19,7 +19,7 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/openssl-3.5.7-patched.tar LRB_PREFIX=/opt LR
     --libdir=lib shared no-tests no-docs
 
 FROM dep-openssl AS dep-curl
-RUN dnf install -y --setopt=install_weak_deps=False zlib-devel patch \
+RUN dnf install -y --setopt=install_weak_deps=False zlib-devel \
  && dnf clean all \
  && rm -rf /var/cache/dnf
 COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
