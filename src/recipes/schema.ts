@@ -12,7 +12,9 @@ const sha256 = z.string().regex(SHA256_HEX, 'must be 64 lowercase hex characters
  * and shell lines (`~` for Debian's revisions, e.g. openssl_3.5.7-1~deb13u2.debian.tar.xz).
  */
 export const PLAIN_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
-const fileName = z.string().regex(PLAIN_FILE_NAME, "must be a plain file name (letters, digits, '.', '_', '+', '~', '-'; no slashes)");
+/** What PLAIN_FILE_NAME allows, for error messages ("… must be <this>"). */
+export const PLAIN_FILE_NAME_RULE = "a plain file name (letters, digits, '.', '_', '+', '~', '-', starting with a letter or digit; no slashes)";
+const fileName = z.string().regex(PLAIN_FILE_NAME, `must be ${PLAIN_FILE_NAME_RULE}`);
 const semverRange = z
   .string()
   .min(1)

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PLAIN_FILE_NAME, SHA256_HEX, type SourceSpec } from '../recipes/schema.js';
+import { PLAIN_FILE_NAME, PLAIN_FILE_NAME_RULE, SHA256_HEX, type SourceSpec } from '../recipes/schema.js';
 
 /** What a recipe pins for one source; its one home is the recipes' zod schema (`sourceSchema`). */
 export type { SourceSpec };
@@ -37,7 +37,7 @@ export function validateSourceSpec(spec: SourceSpec): void {
   if (spec === null || typeof spec !== 'object') throw new SourceSpecError('source spec must be an object');
   if (typeof spec.name !== 'string' || spec.name.length === 0 || spec.name.length > 255 || !PLAIN_FILE_NAME.test(spec.name)) {
     throw new SourceSpecError(
-      `source ${label}: name must be a plain file name (letters, digits, '.', '_', '+', '~', '-'; no '/' or '..')`,
+      `source ${label}: name must be ${PLAIN_FILE_NAME_RULE}`,
     );
   }
   if (spec.name.includes('..')) {

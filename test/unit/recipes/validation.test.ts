@@ -198,7 +198,7 @@ describe('RecipeRegistry.load: broken recipes name the file and the field path',
     const lua = real('lua');
     lua.versions[1].sources[0].name = '../lua.tar.gz';
     const { err, dir } = await loadError({ 'lua.json': lua });
-    expect(err.message).toContain(`${path.join(dir, 'lua.json')}: versions[1].sources[0].name: must be a plain file name (letters, digits, '.', '_', '+', '~', '-'; no slashes)`);
+    expect(err.message).toContain(`${path.join(dir, 'lua.json')}: versions[1].sources[0].name: must be a plain file name (letters, digits, '.', '_', '+', '~', '-', starting with a letter or digit; no slashes)`);
   });
 
   it('a bad Debian path → versions[i].sources[j].debianPath', async () => {
