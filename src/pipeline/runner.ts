@@ -24,7 +24,8 @@ export interface RunnerOptions extends StepEnv {
 /** A Dockerfile step as the classic builder announces it: `Step 3/17 : RUN ...`. */
 const DOCKER_STEP = /^Step \d+\/\d+ : /;
 
-function formatElapsed(ms: number): string {
+/** `42 s`, `18 min 05 s`: how long a step (or a build so far) took, for logs and titles. */
+export function formatElapsed(ms: number): string {
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }
@@ -43,6 +44,8 @@ export class BuildRunner {
   private readonly controller = new AbortController();
   private log: BuildLog | undefined;
   private lastLine = '';
+  /** When the running step began (Date.now()), for the times on Dockerfile steps in the log. */
+  private stepBegan = Date.now();
   private readonly started = Date.now();
   private readonly unsubscribe: () => void;
   /** Set by the UI (terminal renderer) to show the running step's latest line. */
@@ -76,7 +79,9 @@ export class BuildRunner {
   private write(raw: string): void {
     for (const line of raw.split('\n')) {
       if (!line.trim()) continue;
-      this.log?.write(line);
+      // In the log file, each Dockerfile step says when it began within its pipeline step: the
+      // differences are what each stage of the image took.
+      this.log?.write(DOCKER_STEP.test(line) ? `[${formatElapsed(Date.now() - this.stepBegan)}] ${line}` : line);
       this.tail.write(`${line}\n`);
       this.lastLine = line;
       this.opts.onLog?.(line);
@@ -127,6 +132,7 @@ export class BuildRunner {
     this.write(`== ${step.name}`);
     this.opts.onProgress?.(`${step.name}: ${step.title}`);
     const began = Date.now();
+    this.stepBegan = began;
     const heartbeat = setInterval(() => {
       this.opts.onProgress?.(`${step.name}: still running after ${formatElapsed(Date.now() - began)}; last: ${this.lastLine.slice(0, 120)}`);
     }, this.opts.heartbeatMs ?? 60_000);
@@ -134,6 +140,7 @@ export class BuildRunner {
     try {
       const { value, summary } = await step.run(this.context(step), this.controller.signal);
       (this.outputs as Record<string, unknown>)[step.name] = value;
+      this.write(`== ${step.name} done in ${formatElapsed(Date.now() - began)}`);
       this.log?.check();
       return summary;
     } catch (err) {

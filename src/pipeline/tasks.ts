@@ -1,6 +1,6 @@
 import { ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
 import type { BuildResult } from './manifest.js';
-import type { BuildRunner } from './runner.js';
+import { formatElapsed, type BuildRunner } from './runner.js';
 
 export interface TaskContext {
   results: BuildResult[];
@@ -27,7 +27,11 @@ export function buildTaskList(
           task: async (ctx, task) => {
             if (opts.liveOutput) runner.onOutput = (line) => (task.output = line.slice(0, 200));
             try {
-              task.title = `${step.name}: ${await runner.execute(step)}`;
+              const began = Date.now();
+              const summary = await runner.execute(step);
+              // How long each step took, in the CI log too; a step under a second says nothing more.
+              const took = Date.now() - began;
+              task.title = `${step.name}: ${summary}${took >= 1000 ? ` [${formatElapsed(took)}]` : ''}`;
             } catch (err) {
               ctx.failure ??= err;
               throw new Error(String((err as Error).message ?? err).split('\n')[0]);

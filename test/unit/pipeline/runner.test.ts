@@ -11,7 +11,7 @@ import type { LayerEntry } from '../../../src/layer/entries.js';
 import type { Manifest } from '../../../src/pipeline/manifest.js';
 import { STEP_NAMES } from '../../../src/pipeline/plan.js';
 import type { PreparedBuild } from '../../../src/pipeline/prepare.js';
-import { BuildRunner } from '../../../src/pipeline/runner.js';
+import { BuildRunner, formatElapsed } from '../../../src/pipeline/runner.js';
 import { IMAGE_HASH_LABEL, stepsOf } from '../../../src/pipeline/steps/index.js';
 import { buildSyntheticElf } from '../elf/fixtures.js';
 import { FakeEngine, type FakeEngineOptions } from './fake-engine.js';
@@ -124,6 +124,10 @@ describe('BuildRunner: a complete build against a fake engine', () => {
     // Progress a CI log shows: every step's start, and each Dockerfile step.
     expect(progress.filter((l) => !l.startsWith('Step ')).map((l) => l.split(':')[0])).toEqual([...STEP_NAMES]);
     expect(progress).toContain('Step 2/2 : RUN make');
+    // The log file says how long each step took, and when each Dockerfile step began within it.
+    const log = await readFile(p.plan.output.log, 'utf8');
+    for (const name of STEP_NAMES) expect(log).toMatch(new RegExp(`^== ${name} done in \\d+ s$`, 'm'));
+    expect(log).toMatch(/^\[\d+ s\] Step 2\/2 : RUN make$/m);
 
     const manifest = JSON.parse(await readFile(p.plan.output.manifest, 'utf8')) as Manifest;
     const zip = await readFile(p.plan.output.zip);
@@ -306,5 +310,14 @@ describe('BuildRunner: an abort in any step stops the build, removes its contain
     })();
     expect(err).toBeInstanceOf(InterruptedError);
     expect(await outputs()).toEqual([]);
+  });
+});
+
+describe('formatElapsed', () => {
+  it('seconds under a minute, then minutes and two-digit seconds', () => {
+    expect(formatElapsed(400)).toBe('0 s');
+    expect(formatElapsed(42_400)).toBe('42 s');
+    expect(formatElapsed(60_000)).toBe('1 min 00 s');
+    expect(formatElapsed(1_085_000)).toBe('18 min 05 s');
   });
 });
