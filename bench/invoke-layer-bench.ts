@@ -29,18 +29,18 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DockerodeEngine } from '../src/docker/engine.js';
 import type { DockerEngine } from '../src/docker/types.js';
-import { RuntimeApiServer } from '../src/emulator/index.js';
-import { INVOKE_LABEL, Sandbox, chooseRuntimeImage, invokeEnvironment, packFunction, packLayer, readLayerManifest } from '../src/invoke/index.js';
+import type { RuntimeApiServer } from '../src/emulator/index.js';
+import { type Sandbox, chooseRuntimeImage, packFunction, packLayer, readLayerManifest } from '../src/invoke/index.js';
 import { paths, PACKAGE_ROOT } from '../src/paths.js';
 import { PlatformRegistry } from '../src/platforms/registry.js';
 import { runIfMain, parseInvokeBenchArgs } from './cli.js';
+import { createBenchSubject } from './sandbox.js';
 import { formatInvokeBenchTable, percentile, stats, type InvokeBenchResult, type VariantName, type VariantResult } from './invoke-bench.js';
 
 const BASELINES = path.join(PACKAGE_ROOT, 'bench', 'baselines');
 export const DEFAULT_LAYER = path.join(PACKAGE_ROOT, 'dist', 'php-7.4.33-debian-bookworm-x86_64.zip');
 const EVENT = '{"name":"World"}';
 const EXPECTED = '"Hello, World!"'; // every return value is JSON-encoded
-const MEMORY_MB = 1024;
 
 const DESCRIPTIONS: Record<VariantName, string> = {
   bootstrap: 'our bootstrap (layer /opt/bootstrap)',
@@ -113,18 +113,15 @@ export async function runLayerBench(options: LayerBenchOptions = {}): Promise<La
   const subjects: Subject[] = [];
   try {
     for (const variant of variants) {
-      const api = new RuntimeApiServer({ functionName: `bench-${variant}`, timeoutMs: 30_000 });
-      await api.listen();
       const subject: Partial<Subject> & { output: string } = { output: '' };
-      const sandbox = await Sandbox.create({
+      const { api, sandbox } = await createBenchSubject({
         engine,
-        api,
         image: choice.image,
-        env: invokeEnvironment({ runtimeApi: api.address, handler: 'handler.php', functionName: `bench-${variant}`, memoryMb: MEMORY_MB, region: 'us-east-1' }),
-        memoryMb: MEMORY_MB,
+        functionName: `bench-${variant}`,
         archives: [layer.archive, baselines.archive],
         entrypoint: ENTRYPOINTS[variant],
-        labels: { [INVOKE_LABEL]: runId },
+        runId,
+        timeoutMs: 30_000,
         // Kept (bounded) for error messages only.
         onOutput: (_stream, text) => {
           subject.output = (subject.output + text).slice(-4000);

@@ -22,15 +22,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DockerodeEngine } from '../src/docker/engine.js';
-import { RuntimeApiServer } from '../src/emulator/index.js';
-import { INVOKE_LABEL, Sandbox, chooseRuntimeImage, invokeEnvironment, packFunction, packLayer, readLayerManifest } from '../src/invoke/index.js';
+import type { RuntimeApiServer } from '../src/emulator/index.js';
+import { type Sandbox, chooseRuntimeImage, packFunction, packLayer, readLayerManifest } from '../src/invoke/index.js';
 import { paths } from '../src/paths.js';
 import { PlatformRegistry } from '../src/platforms/registry.js';
 import { runIfMain } from './cli.js';
+import { createBenchSubject } from './sandbox.js';
 import { DEFAULT_LAYER } from './invoke-layer-bench.js';
 import { percentile, stats, type LatencyStats } from './invoke-bench.js';
 
-const MEMORY_MB = 1024;
 export type OpcacheConfig = 'on' | 'off';
 
 export interface OpcacheBenchResult {
@@ -104,23 +104,21 @@ export async function runOpcacheBench(o: { layer?: string; classes?: number; vie
   const layer = await packLayer(layerPath);
   const work = await mkdtemp(path.join(os.tmpdir(), 'lrb-opcache-bench-'));
   const expected = (n * (n + 1)) / 2;
+  const runId = `opcache-bench-${Date.now()}`;
   const subjects: { config: OpcacheConfig; api: RuntimeApiServer; sandbox: Sandbox; init: number[]; first: number[]; warm: number[]; enabled: boolean }[] = [];
   try {
     for (const config of ['on', 'off'] as const) {
       const dir = path.join(work, config);
       await writeAutoloadFunction(dir, n, config === 'off', views);
-      const api = new RuntimeApiServer({ functionName: `opcache-${config}`, timeoutMs: 60_000 });
-      await api.listen();
       const fn = await packFunction(dir);
-      const sandbox = await Sandbox.create({
+      const { api, sandbox } = await createBenchSubject({
         engine,
-        api,
         image: choice.image,
-        env: invokeEnvironment({ runtimeApi: api.address, handler: 'handler.php', functionName: `opcache-${config}`, memoryMb: MEMORY_MB, region: 'us-east-1' }),
-        memoryMb: MEMORY_MB,
+        functionName: `opcache-${config}`,
         archives: [layer.archive, fn.archive],
         entrypoint: ['/opt/bootstrap'],
-        labels: { [INVOKE_LABEL]: `opcache-bench-${Date.now()}` },
+        runId,
+        timeoutMs: 60_000,
       });
       subjects.push({ config, api, sandbox, init: [], first: [], warm: [], enabled: false });
     }
