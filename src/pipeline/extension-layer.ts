@@ -13,8 +13,6 @@ import { parseElf } from '../elf/elf.js';
 import { PREFIX } from '../lambda.js';
 import type { ResolvedExtension } from '../recipes/resolve.js';
 import type { BundlePlan } from './libraries.js';
-import type { RuntimeLayerRef } from './manifest.js';
-import type { BuildPlan } from './plan.js';
 
 export interface ExtensionLayerSplit {
   /** What the extension layer holds, with the directories above each file. */
@@ -33,20 +31,6 @@ const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
  */
 export function extensionLayerBaseName(extension: { name: string; version: string }, runtimeZip: string): string {
   return `${extension.name}-${extension.version}-for-${path.basename(runtimeZip, '.zip')}`;
-}
-
-/** What an extension layer's manifest says about the runtime layer it is for, from that layer's plan. */
-export function runtimeLayerRef(runtime: BuildPlan): RuntimeLayerRef {
-  return {
-    name: runtime.name,
-    version: runtime.version,
-    profile: runtime.profile,
-    extensions: runtime.extensions.map((e) => e.name),
-    platform: runtime.platform,
-    arch: runtime.arch,
-    zip: path.basename(runtime.output.zip),
-    inputsHash: runtime.inputsHash,
-  };
 }
 
 /** The sonames an ELF file needs (DT_NEEDED); null when the file is not ELF. */

@@ -1,5 +1,7 @@
+import path from 'node:path';
 import type { SizeReport } from '../layer/size.js';
 import type { BuildMethod } from './build-method.js';
+import type { BuildPlan } from './plan.js';
 
 /**
  * What a layer is: an interpreter's runtime layer, an extension layer that goes over one (`--for`),
@@ -24,6 +26,34 @@ export interface RuntimeLayerRef {
   zip: string;
   /** That layer's inputs hash (its manifest's `inputsHash`): an extension layer goes over that build only. */
   inputsHash: string;
+}
+
+/** The reference to a runtime layer about to be built, from its plan (an extension layer built with it). */
+export function runtimeLayerRefFromPlan(runtime: BuildPlan): RuntimeLayerRef {
+  return {
+    name: runtime.name,
+    version: runtime.version,
+    profile: runtime.profile,
+    extensions: runtime.extensions.map((e) => e.name),
+    platform: runtime.platform,
+    arch: runtime.arch,
+    zip: path.basename(runtime.output.zip),
+    inputsHash: runtime.inputsHash,
+  };
+}
+
+/** The reference to a built runtime layer, from its manifest (a vendor layer built for it). */
+export function runtimeLayerRefFromManifest(m: Manifest): RuntimeLayerRef {
+  return {
+    name: m.recipe.name,
+    version: m.recipe.version,
+    profile: m.recipe.profile,
+    extensions: (m.extensions ?? []).map((e) => e.name),
+    platform: m.platform.name,
+    arch: m.arch,
+    zip: m.zip.file,
+    inputsHash: m.inputsHash,
+  };
 }
 
 /** What the build wrote beside each zip (`<zip>.json`) and what a run reports per target. */

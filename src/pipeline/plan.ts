@@ -10,8 +10,8 @@ import { STEPS } from './steps/index.js';
 import type { Platform } from '../recipes/schema.js';
 import { libraryDirs } from '../platforms/registry.js';
 import { chooseBuildMethod, describeBuildMethod, type BuildMethod, type BuildMethodChoice } from './build-method.js';
-import type { LayerKind, RuntimeLayerRef } from './manifest.js';
-import { extensionLayerBaseName, runtimeLayerRef } from './extension-layer.js';
+import { runtimeLayerRefFromPlan, type LayerKind, type RuntimeLayerRef } from './manifest.js';
+import { extensionLayerBaseName } from './extension-layer.js';
 
 /** The steps of a layer build, in order (titles live with the step objects, `steps/index.ts`). */
 export const STEP_NAMES = [
@@ -178,7 +178,7 @@ function layerIdentity(spec: BuildSpec, runtime: BuildPlan | undefined) {
       ? []
       : [`--for ${layer.for} names no exact version: building for ${interpreter.name}@${interpreter.version} (write --for ${interpreter.name}@${interpreter.version} to pin it)`]),
   ];
-  const ref = runtimeLayerRef(runtime);
+  const ref = runtimeLayerRefFromPlan(runtime);
   return { kind: 'extension-layer' as const, name: ext.name, version: ext.version, base: extensionLayerBaseName(ext, runtime.output.zip), for: ref, warnings };
 }
 

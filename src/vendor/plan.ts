@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { LayerEntry } from '../layer/entries.js';
-import type { Manifest, RuntimeLayerRef } from '../pipeline/manifest.js';
+import { runtimeLayerRefFromManifest, type Manifest, type RuntimeLayerRef } from '../pipeline/manifest.js';
 import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
 import type { ComposerTool } from './composer.js';
 
@@ -40,19 +40,6 @@ export function checkPhpLayer(m: Partial<Manifest>, file: string, tool: Composer
       `${what}: php ${m.recipe.version} ${m.recipe.profile} has neither ${tool.needsOneOf.join(' nor ')}, and Composer needs one: build the php layer with --profile standard`,
     );
   }
-}
-
-export function runtimeLayerRefOf(m: Manifest): RuntimeLayerRef {
-  return {
-    name: m.recipe.name,
-    version: m.recipe.version,
-    profile: m.recipe.profile,
-    extensions: (m.extensions ?? []).map((e) => e.name),
-    platform: m.platform.name,
-    arch: m.arch,
-    zip: m.zip.file,
-    inputsHash: m.inputsHash,
-  };
 }
 
 /** Shared modules a layer holds (`lib/php/extensions/<api>/<name>.so`), by name. */
@@ -180,7 +167,7 @@ export function vendorManifest(o: {
   return {
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     kind: 'vendor-layer',
-    for: runtimeLayerRefOf(o.php),
+    for: runtimeLayerRefFromManifest(o.php),
     composer: {
       version: o.tool.version,
       from: o.tool.from,
