@@ -125,8 +125,11 @@ export class BuildRunner {
     };
   }
 
-  /** Run one step: abort checks around it, a heartbeat while it runs, failures as `StepError`. */
-  async execute(step: Step): Promise<string> {
+  /**
+   * Run one step: abort checks around it, a heartbeat while it runs, failures as `StepError`.
+   * Returns the step's summary and how long it took.
+   */
+  async execute(step: Step): Promise<{ summary: string; elapsedMs: number }> {
     if (this.controller.signal.aborted) throw this.interrupted();
     await this.open();
     this.write(`== ${step.name}`);
@@ -140,9 +143,10 @@ export class BuildRunner {
     try {
       const { value, summary } = await step.run(this.context(step), this.controller.signal);
       (this.outputs as Record<string, unknown>)[step.name] = value;
-      this.write(`== ${step.name} done in ${formatElapsed(Date.now() - began)}`);
+      const elapsedMs = Date.now() - began;
+      this.write(`== ${step.name} done in ${formatElapsed(elapsedMs)}`);
       this.log?.check();
-      return summary;
+      return { summary, elapsedMs };
     } catch (err) {
       if (this.controller.signal.aborted) throw this.interrupted();
       if (err instanceof StepError || err instanceof InterruptedError) throw err;

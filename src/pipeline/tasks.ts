@@ -27,11 +27,9 @@ export function buildTaskList(
           task: async (ctx, task) => {
             if (opts.liveOutput) runner.onOutput = (line) => (task.output = line.slice(0, 200));
             try {
-              const began = Date.now();
-              const summary = await runner.execute(step);
+              const { summary, elapsedMs } = await runner.execute(step);
               // How long each step took, in the CI log too; a step under a second says nothing more.
-              const took = Date.now() - began;
-              task.title = `${step.name}: ${summary}${took >= 1000 ? ` [${formatElapsed(took)}]` : ''}`;
+              task.title = `${step.name}: ${summary}${elapsedMs >= 1000 ? ` [${formatElapsed(elapsedMs)}]` : ''}`;
             } catch (err) {
               ctx.failure ??= err;
               throw new Error(String((err as Error).message ?? err).split('\n')[0]);
