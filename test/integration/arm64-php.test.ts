@@ -10,7 +10,7 @@ import { packTar } from '../../src/layer/tar.js';
 import type { LayerEntry } from '../../src/layer/entries.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
-import { REPO_ROOT, ourContainers, requireEngine, tempDir } from './helpers.js';
+import { REPO_ROOT, ourContainers, requireEngine, tempDir, HEAVY_BUILDS } from './helpers.js';
 
 // A deployable arm64 provided.al2023 layer from this x86_64 machine (issue 11): php@7.4 minimal
 // cross-compiled in Debian 11 with its cross toolchain (zlib, OpenSSL and curl from pinned sources
@@ -29,7 +29,7 @@ let entries: LayerEntry[];
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-arm64-php-');
-  report = await buildRuntimes({ targets: ['php@7.4'], arch: ['arm64'], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+  report = await buildRuntimes({ ...HEAVY_BUILDS.arm64, outDir: out.dir, renderer: 'silent', engine });
   manifest = JSON.parse(await readFile(report.results[0]!.manifest, 'utf8')) as Manifest;
   entries = await readZipEntries(report.results[0]!.zip);
 });

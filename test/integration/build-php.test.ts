@@ -7,7 +7,7 @@ import { withContainer } from '../../src/docker/engine.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { StepError } from '../../src/errors.js';
 import type { BuildResult, Manifest } from '../../src/pipeline/manifest.js';
-import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir, X86_PHP } from './helpers.js';
+import { execFileP, ourContainers, REPO_ROOT, requireEngine, tempDir, X86_PHP, HEAVY_BUILDS } from './helpers.js';
 
 // One real build of the x86_64 minimal layer for al2023-portable (X86_PHP), shared by the tests below.
 // It is the same target portable.test.ts, invoke.test.ts and image.test.ts build, so CI compiles it
@@ -20,13 +20,7 @@ beforeAll(async () => {
   engine = await requireEngine();
   expect(await ourContainers(engine)).toEqual([]);
   out = await tempDir('lrb-it-out-');
-  const report = await buildRuntimes({
-    targets: [X86_PHP.target],
-    platform: 'al2023-portable',
-    outDir: out.dir,
-    renderer: 'silent',
-    engine,
-  });
+  const report = await buildRuntimes({ ...HEAVY_BUILDS.x86Minimal, outDir: out.dir, renderer: 'silent', engine });
   expect(report.results).toHaveLength(1);
   result = report.results[0]!;
 });
@@ -90,7 +84,7 @@ describe(`${X86_PHP.target} minimal on al2023-portable, built for real`, () => {
 
   it('a second run with the same inputs is a no-op that finds the artifact', async () => {
     const before = await readFile(result.zip);
-    const again = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+    const again = await buildRuntimes({ ...HEAVY_BUILDS.x86Minimal, outDir: out.dir, renderer: 'silent', engine });
     expect(again.results[0]!.status).toBe('up-to-date');
     expect(again.results[0]!.zipSha256).toBe(result.zipSha256);
     expect((await readFile(result.zip)).equals(before)).toBe(true);
@@ -110,7 +104,7 @@ describe(`${X86_PHP.target} minimal on al2023-portable, built for real`, () => {
   it('building again into another directory (image reused) gives a byte-identical zip', async () => {
     const other = await tempDir('lrb-it-out2-');
     try {
-      const r = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: other.dir, renderer: 'silent', engine });
+      const r = await buildRuntimes({ ...HEAVY_BUILDS.x86Minimal, outDir: other.dir, renderer: 'silent', engine });
       expect(r.results[0]!.status).toBe('built');
       expect(r.results[0]!.zipSha256).toBe(result.zipSha256);
     } finally {

@@ -5,7 +5,7 @@ import { buildRuntimes, type BuildRuntimeReport } from '../../src/api.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
-import { ourContainers, requireEngine, runInRuntimeImage, tempDir } from './helpers.js';
+import { ourContainers, requireEngine, runInRuntimeImage, tempDir, HEAVY_BUILDS } from './helpers.js';
 
 // php@8.2 with the standard profile as users deploy it (al2023-portable: built in Debian 11,
 // smoke-tested in the glibc-only image), and a second interpreter (Lua) by recipe alone. Every
@@ -20,7 +20,7 @@ const PORTABLE_IMAGE = 'lambda-runtime-builder/glibc-only:bullseye-x86_64';
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-catalog-');
-  const php = await buildRuntimes({ targets: ['php@8.2.32'], platform: 'al2023-portable', profile: 'standard', outDir: out.dir, renderer: 'silent', engine });
+  const php = await buildRuntimes({ ...HEAVY_BUILDS.x86Standard, outDir: out.dir, renderer: 'silent', engine });
   const lua = await buildRuntimes({ targets: ['lua@5.4.7'], platform: 'debian-bookworm', profile: 'standard', outDir: out.dir, renderer: 'silent', engine });
   report = { ...php, results: [...php.results, ...lua.results] };
   for (const r of report.results) manifests.set(r.target, JSON.parse(await readFile(r.manifest, 'utf8')) as Manifest);

@@ -8,7 +8,7 @@ import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { invokeLayer } from '../../src/invoke/index.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
-import { freePort, jsonBodies, ourContainers, requireEngine, runInRuntimeImage, tempDir, writeHandler, X86_PHP } from './helpers.js';
+import { freePort, jsonBodies, ourContainers, requireEngine, runInRuntimeImage, tempDir, writeHandler, X86_PHP, HEAVY_BUILDS } from './helpers.js';
 
 // php@8.2.32 minimal on al2023-portable with apcu, igbinary and redis built in (--ext), built once.
 // The interpreter is X86_PHP, which build-php.test.ts and the others build, so CI compiles only
@@ -45,8 +45,7 @@ beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-ext-');
   const report = await buildRuntimes({
-    targets: [X86_PHP.target],
-    platform: 'al2023-portable',
+    ...HEAVY_BUILDS.x86Minimal,
     extensions: ['apcu', 'redis', 'igbinary'],
     outDir: out.dir,
     renderer: 'silent',

@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { BuildRuntimeOptions } from '../../src/api.js';
 import { DockerodeEngine, OWNER_LABEL, withContainer } from '../../src/docker/engine.js';
 import { LAMBDA_ENV } from '../../src/lambda.js';
 import { packTar } from '../../src/layer/tar.js';
@@ -56,6 +57,19 @@ export const X86_PHP = {
   zip: 'php-8.2.32-al2023-portable-x86_64.zip',
   dependencies: ['zlib@1.3.1', 'openssl@3.5.7', 'curl@8.14.1'],
 } as const;
+
+/**
+ * The suite's three heavy builds, as each file that checks one asks for it (the same options give
+ * the same Docker stages, so a file after the first finds them cached). x86_64 minimal is
+ * X86_PHP; standard (catalog-builds) shares its zlib, OpenSSL and curl stages; arm64 (arm64-php)
+ * shares nothing with them. side-by-side.test.ts builds all three first, the arm64 one beside the
+ * two x86_64 ones.
+ */
+export const HEAVY_BUILDS = {
+  x86Minimal: { targets: [X86_PHP.target], platform: 'al2023-portable' },
+  x86Standard: { targets: [X86_PHP.target], platform: 'al2023-portable', profile: 'standard' },
+  arm64: { targets: ['php@7.4'], arch: ['arm64'], platform: 'al2023-portable' },
+} satisfies Record<string, Pick<BuildRuntimeOptions, 'targets' | 'platform' | 'profile' | 'arch'>>;
 
 /** A function directory `<dir>/function` whose `handler.php` is `source` (for `invokeLayer`). */
 export async function writeHandler(dir: string, source: string): Promise<string> {

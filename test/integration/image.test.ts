@@ -10,7 +10,7 @@ import { packFunction } from '../../src/invoke/layer.js';
 import { Sandbox } from '../../src/invoke/sandbox.js';
 import { packTar, readTarEntries } from '../../src/layer/tar.js';
 import { readZipEntries } from '../../src/layer/zip.js';
-import { REPO_ROOT, requireEngine, startRegistry, tempDir, X86_PHP, type LocalRegistry } from './helpers.js';
+import { REPO_ROOT, requireEngine, startRegistry, tempDir, X86_PHP, type LocalRegistry, HEAVY_BUILDS } from './helpers.js';
 
 // A real built x86_64 minimal layer (X86_PHP, al2023-portable, the build portable.test.ts makes, so a reuse in CI)
 // as a Lambda image: its runtime image is the glibc-only one, which has nothing but glibc and
@@ -82,7 +82,7 @@ async function expectOneInvocation(built: LayerImage): Promise<void> {
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-image-');
-  const report = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+  const report = await buildRuntimes({ ...HEAVY_BUILDS.x86Minimal, outDir: out.dir, renderer: 'silent', engine });
   layer = report.results[0]!.zip;
   image = await buildLayerImage({ layer, repo: 'lrb-test/php-image', engine });
   registry = await startRegistry(out.dir);

@@ -5,7 +5,7 @@ import { buildRuntimes } from '../../src/api.js';
 import { OWNER_LABEL, type DockerodeEngine } from '../../src/docker/engine.js';
 import { INVOKE_LABEL, invokeLayer, type InvokeLayerOptions, type InvokeLayerResult } from '../../src/invoke/index.js';
 import { buildZip } from '../../src/layer/zip.js';
-import { REPO_ROOT, execFileP, requireEngine, tempDir, X86_PHP } from './helpers.js';
+import { REPO_ROOT, execFileP, requireEngine, tempDir, X86_PHP, HEAVY_BUILDS } from './helpers.js';
 
 // The pipeline-built x86_64 minimal layer (X86_PHP) for al2023-portable, run the way Lambda runs it, in the image that
 // holds nothing but glibc. Always built into a temp dir (Docker's image cache makes it quick once
@@ -21,7 +21,7 @@ const FUNCTIONS = path.join(REPO_ROOT, 'test/fixtures/functions');
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-invoke-');
-  const report = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+  const report = await buildRuntimes({ ...HEAVY_BUILDS.x86Minimal, outDir: out.dir, renderer: 'silent', engine });
   layer = report.results[0]!.zip;
   expect(path.basename(layer)).toBe(X86_PHP.zip);
 });

@@ -5,7 +5,7 @@ import { buildRuntimes } from '../../src/api.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { invokeLayer } from '../../src/invoke/index.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
-import { REPO_ROOT, ourContainers, requireEngine, tempDir, X86_PHP } from './helpers.js';
+import { REPO_ROOT, ourContainers, requireEngine, tempDir, X86_PHP, HEAVY_BUILDS } from './helpers.js';
 
 // A deployable provided.al2023 layer built here: compiled in Debian 11, smoke-tested (the
 // recipe's checks) in an image holding nothing but Debian 11's glibc and a static busybox.
@@ -17,7 +17,7 @@ let zip: string;
 beforeAll(async () => {
   engine = await requireEngine();
   out = await tempDir('lrb-it-portable-');
-  const report = await buildRuntimes({ targets: [X86_PHP.target], platform: 'al2023-portable', outDir: out.dir, renderer: 'silent', engine });
+  const report = await buildRuntimes({ ...HEAVY_BUILDS.x86Minimal, outDir: out.dir, renderer: 'silent', engine });
   zip = report.results[0]!.zip;
   manifest = JSON.parse(await readFile(report.results[0]!.manifest, 'utf8')) as Manifest;
 });
