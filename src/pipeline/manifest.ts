@@ -1,7 +1,6 @@
 import path from 'node:path';
 import type { SizeReport } from '../layer/size.js';
 import type { BuildMethod } from './build-method.js';
-import type { BuildPlan } from './plan.js';
 
 /**
  * What a layer is: an interpreter's runtime layer, an extension layer that goes over one (`--for`),
@@ -28,8 +27,17 @@ export interface RuntimeLayerRef {
   inputsHash: string;
 }
 
+/**
+ * What runtimeLayerRefFromPlan reads of a build plan (plan.ts's BuildPlan has these fields; named
+ * here so that this file, whose types plan.ts uses, does not import plan.ts back).
+ */
+export type PlannedRuntimeLayer = Pick<RuntimeLayerRef, 'name' | 'version' | 'profile' | 'platform' | 'arch' | 'inputsHash'> & {
+  extensions: readonly { name: string }[];
+  output: { zip: string };
+};
+
 /** The reference to a runtime layer about to be built, from its plan (an extension layer built with it). */
-export function runtimeLayerRefFromPlan(runtime: BuildPlan): RuntimeLayerRef {
+export function runtimeLayerRefFromPlan(runtime: PlannedRuntimeLayer): RuntimeLayerRef {
   return {
     name: runtime.name,
     version: runtime.version,

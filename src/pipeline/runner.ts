@@ -44,7 +44,7 @@ export class BuildRunner {
   private readonly controller = new AbortController();
   private log: BuildLog | undefined;
   private lastLine = '';
-  /** When the running step began (Date.now()), for the times on Dockerfile steps in the log. */
+  /** When the running step began (Date.now()): its heartbeat, its duration, the times on Dockerfile steps in the log. */
   private stepBegan = Date.now();
   private readonly started = Date.now();
   private readonly unsubscribe: () => void;
@@ -134,16 +134,15 @@ export class BuildRunner {
     await this.open();
     this.write(`== ${step.name}`);
     this.opts.onProgress?.(`${step.name}: ${step.title}`);
-    const began = Date.now();
-    this.stepBegan = began;
+    this.stepBegan = Date.now();
     const heartbeat = setInterval(() => {
-      this.opts.onProgress?.(`${step.name}: still running after ${formatElapsed(Date.now() - began)}; last: ${this.lastLine.slice(0, 120)}`);
+      this.opts.onProgress?.(`${step.name}: still running after ${formatElapsed(Date.now() - this.stepBegan)}; last: ${this.lastLine.slice(0, 120)}`);
     }, this.opts.heartbeatMs ?? 60_000);
     heartbeat.unref?.();
     try {
       const { value, summary } = await step.run(this.context(step), this.controller.signal);
       (this.outputs as Record<string, unknown>)[step.name] = value;
-      const elapsedMs = Date.now() - began;
+      const elapsedMs = Date.now() - this.stepBegan;
       this.write(`== ${step.name} done in ${formatElapsed(elapsedMs)}`);
       this.log?.check();
       return { summary, elapsedMs };
