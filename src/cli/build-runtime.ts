@@ -18,6 +18,12 @@ import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
 import { ARCHES, DEFAULT_ARCH, DEFAULT_PLATFORM } from '../platforms/registry.js';
 import { defaultCacheDir, pruneCache } from '../sources/index.js';
 
+// Under Node 20 the AWS SDK prints, on the first client of every `publish` or `push`, a
+// several-line warning that its releases after January 2027 will need Node 22. The SDK is pinned
+// by package-lock.json, so nothing in it is for a user of this CLI to act on (moving the tool to
+// Node 22 is the maintainers' call). `AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=false` shows it.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 function bytes(value: string): number {
   try {
     return parseByteSize(value);

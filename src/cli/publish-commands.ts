@@ -58,7 +58,7 @@ export function registerDeployCommands(program: Command): void {
   program
     .command('publish')
     .description('publish a built layer to Lambda in each region (idempotent: an identical newest version is reused)')
-    .argument('<layer>', 'the layer zip or its manifest (<zip>.json)')
+    .argument('<layer>', 'the layer zip or its manifest (<zip>.json): a runtime, extension (--for) or vendor layer')
     .option('-r, --region <region>', 'AWS region to publish in (repeatable)', collect, [])
     .option('--layer-name <name>', 'layer name (default <recipe>-<version>-<platform>-<arch>)')
     .option('--public', 'allow every AWS account to use the layer (lambda:GetLayerVersion for *)')
@@ -115,7 +115,7 @@ Writes <zip>.published.json (region, ARN, version, CodeSha256, time). Exit statu
   program
     .command('image')
     .description("build a Lambda container image from a built layer: the platform's runtime image with the layer at /opt")
-    .argument('<layer>', 'the layer zip or its manifest (<zip>.json)')
+    .argument('<layer>', 'the runtime layer zip or its manifest (<zip>.json)')
     .option('--repo <repo>', 'repository of the tag (default lambda-runtime-builder/<recipe>)')
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText('after', '\nTagged <repo>:<name>-<version>-<platform>-<arch>. FROM it, COPY your code to /var/task, CMD ["<handler>"].')

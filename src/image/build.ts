@@ -42,6 +42,11 @@ export async function buildLayerImage(o: BuildLayerImageOptions): Promise<LayerI
       `${input.manifestFile} is an extension layer (for ${input.manifest.for?.zip ?? 'a runtime layer'}), with no runtime of its own: make the image from a runtime layer that has the extension built in (--ext)`,
     );
   }
+  if (input.manifest.kind === 'vendor-layer') {
+    throw new UserError(
+      `${input.manifestFile} is a vendor layer (for ${input.manifest.for?.zip ?? 'a PHP layer'}), with no runtime of its own: make the image from that PHP layer and ship vendor/ with the function code (the runtime loads the function's vendor/autoload.php)`,
+    );
+  }
   const { runtimeImage } = input.manifest.platform;
   const { inputsHash } = input.manifest;
   if (!runtimeImage || inputsHash === undefined) throw new UserError(`${input.manifestFile} lacks platform.runtimeImage or inputsHash: rebuild the layer with this tool`);

@@ -11,17 +11,62 @@ import { z } from 'zod';
 import { UserError } from '../errors.js';
 import type { PublishManifest } from './layer-facts.js';
 import type { PublishedRecord } from './results.js';
+import { vendorLayerId } from '../vendor/plan.js';
 
+const toolSchema = z.object({ name: z.string(), version: z.string() });
+const platformSchema = z.object({ name: z.string(), deployable: z.boolean(), lambdaRuntime: z.string().nullable(), runtimeImage: z.string().min(1).optional() });
+const zipSchema = z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
+
+/** A runtime or extension layer's manifest (build-runtime's), as far as publishing reads it. */
 const manifestSchema = z.object({
-  tool: z.object({ name: z.string(), version: z.string() }),
+  tool: toolSchema,
   recipe: z.object({ name: z.string(), version: z.string(), profile: z.string(), license: z.string().optional() }),
-  platform: z.object({ name: z.string(), deployable: z.boolean(), lambdaRuntime: z.string().nullable(), runtimeImage: z.string().min(1).optional() }),
+  platform: platformSchema,
   arch: z.string(),
-  zip: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() }),
+  zip: zipSchema,
   inputsHash: z.string().optional(),
   kind: z.enum(['runtime-layer', 'extension-layer']).optional(),
   for: z.object({ name: z.string(), version: z.string(), zip: z.string() }).optional(),
 });
+
+/** A vendor layer's manifest (`build-runtime vendor`'s VendorManifest), as far as publishing reads it. */
+const vendorManifestSchema = z.object({
+  tool: toolSchema,
+  kind: z.literal('vendor-layer'),
+  for: z.object({ name: z.string(), version: z.string(), profile: z.string(), zip: z.string() }),
+  lock: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  platform: platformSchema,
+  arch: z.string(),
+  zip: zipSchema,
+  inputsHash: z.string(),
+});
+
+/**
+ * What publishing needs from a manifest's data (pure). A vendor layer has no recipe of its own: it
+ * is published as `vendor` at the version its file name carries (the lock's SHA-256, shortened),
+ * for the PHP layer it was installed with, under that layer's profile; no LicenseInfo (its
+ * packages' licenses are their own).
+ */
+export function publishManifestOf(data: unknown, manifestFile: string): PublishManifest {
+  const vendor = (data as { kind?: unknown } | null)?.kind === 'vendor-layer';
+  const parsed = vendor ? vendorManifestSchema.safeParse(data) : manifestSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UserError(`${manifestFile} is not a ${vendor ? 'vendor ' : ''}layer manifest: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  if (!('lock' in parsed.data)) return parsed.data;
+  const v = parsed.data;
+  return {
+    tool: v.tool,
+    kind: 'vendor-layer',
+    recipe: { name: 'vendor', version: vendorLayerId(v.lock.sha256), profile: v.for.profile },
+    for: { name: v.for.name, version: v.for.version, zip: v.for.zip },
+    platform: v.platform,
+    arch: v.arch,
+    zip: v.zip,
+    inputsHash: v.inputsHash,
+  };
+}
 
 export interface LayerInput {
   manifestFile: string;
@@ -59,12 +104,7 @@ export async function readLayerInput(given: string): Promise<LayerInput> {
   } catch (err) {
     throw new UserError(`${manifestFile} is not valid JSON: ${(err as Error).message}`);
   }
-  const parsed = manifestSchema.safeParse(data);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new UserError(`${manifestFile} is not a layer manifest: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  const manifest = parsed.data;
+  const manifest = publishManifestOf(data, manifestFile);
   const zipFile = path.join(path.dirname(manifestFile), path.basename(manifest.zip.file));
   let bytes: number;
   try {

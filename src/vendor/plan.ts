@@ -115,9 +115,14 @@ export function composerFailure(output: string): string {
   return errors.slice(-3).join(' ') || 'no output';
 }
 
+/** What tells vendor layers apart in their names: the first 12 hex digits of the lock's SHA-256. */
+export function vendorLayerId(lockSha256: string): string {
+  return lockSha256.slice(0, 12);
+}
+
 /** Name of the vendor layer for a lock file and a PHP layer: `vendor-<12 hex>-for-<php layer>`. */
 export function vendorBaseName(lockSha256: string, phpZip: string): string {
-  return `vendor-${lockSha256.slice(0, 12)}-for-${path.basename(phpZip, '.zip')}`;
+  return `vendor-${vendorLayerId(lockSha256)}-for-${path.basename(phpZip, '.zip')}`;
 }
 
 export interface VendorManifest {

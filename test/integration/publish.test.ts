@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { readFile, writeFile } from 'node:fs/promises';
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetLayerVersionCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -7,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES } from '../../src/lambda.js';
 import { LAYER_VERSION_ARN_PATTERN, publishLayer, type PublishedRecord, type PublishLayerOptions } from '../../src/publish/index.js';
+import type { VendorManifest } from '../../src/vendor/plan.js';
 import { REPO_ROOT, craftLayer as craftLayerIn, execFileP, freePort, requireEngine, startMoto, tempDir, type CraftOverrides, type MotoServer } from './helpers.js';
 
 // Publishing against moto's server (Debian trixie's python3-moto, in the image that
@@ -168,6 +170,43 @@ describe('the publish command', () => {
     const lambda = new LambdaClient({ region: 'eu-west-1', endpoint });
     await expect(lambda.send(new GetLayerVersionCommand({ LayerName: 'php-dry', VersionNumber: 1 }))).rejects.toThrow();
     lambda.destroy();
+  });
+
+  it('a vendor layer is published for the runtime and arch of the PHP layer it was installed with', async () => {
+    const files = { 'vendor/autoload.php': text('<?php return 1;\n') };
+    const bytes = Buffer.from(zipSync(files, { level: 0 }));
+    const lock = 'ab12cd34ef56'.padEnd(64, '7');
+    const zip = path.join(out.dir, `vendor-ab12cd34ef56-for-php-8.2.32-standard-al2023-portable-arm64.zip`);
+    await writeFile(zip, bytes);
+    const manifest: VendorManifest = {
+      tool: { name: 'lambda-runtime-builder', version: '0.2.0' },
+      kind: 'vendor-layer',
+      for: { name: 'php', version: '8.2.32', profile: 'standard', extensions: [], platform: 'al2023-portable', arch: 'arm64', zip: 'php-8.2.32-standard-al2023-portable-arm64.zip', inputsHash: 'e'.repeat(64) },
+      composer: { version: '2.8.8', from: 'debian', sources: [] },
+      lock: { sha256: lock },
+      packages: [{ name: 'acme/greeter', version: '1.0.0' }],
+      platform: { name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023', glibc: '2.31', buildImage: 'debian:bullseye', runtimeImage: 'lambda-runtime-builder/glibc-only:bullseye-arm64' },
+      arch: 'arm64',
+      zip: { file: path.basename(zip), sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
+      unzippedBytes: 16,
+      builtAt: '2026-12-06T00:00:00.000Z',
+      inputsHash: 'd'.repeat(64),
+    };
+    await writeFile(`${zip}.json`, JSON.stringify(manifest, null, 2));
+    const r = await cli(['publish', zip, '--region', 'eu-central-1', '--endpoint-url', endpoint]);
+    // Progress only: no warning from the AWS SDK about Node versions (the CLI turns it off).
+    expect(r.stderr).toBe('eu-central-1: published\n');
+    expect(r.code).toBe(0);
+    const name = 'vendor-ab12cd34ef56-for-php-8-2-32-standard-al2023-portable-arm64';
+    expect(r.stdout).toMatch(new RegExp(`^eu-central-1 +published +arn:aws:lambda:eu-central-1:123456789012:layer:${name}:1$`, 'm'));
+    const lambda = new LambdaClient({ region: 'eu-central-1', endpoint });
+    const stored = await lambda.send(new GetLayerVersionCommand({ LayerName: name, VersionNumber: 1 }));
+    lambda.destroy();
+    expect(stored.CompatibleRuntimes).toEqual(['provided.al2023']);
+    expect(stored.CompatibleArchitectures).toEqual(['arm64']);
+    expect(stored.LicenseInfo ?? '').toBe(''); // none sent: moto answers '' where Lambda leaves the field out
+    expect(stored.Description).toBe(`vendor ab12cd34ef56 for php 8.2.32 (standard) al2023-portable arm64; built by lambda-runtime-builder 0.2.0; zip sha256:${manifest.zip.sha256}`);
+    expect(stored.Content?.CodeSha256).toBe(b64(manifest.zip.sha256));
   });
 
   it('refuses a non-deployable layer and a zip that does not match its manifest (exit 2, one line)', async () => {

@@ -12,7 +12,8 @@ import {
 } from '../../../src/publish/layer-facts.js';
 import { checkPermission, decide, formatPlannedCalls, planRegion, statementIdFor, uploadMode, type PublishTarget } from '../../../src/publish/plan.js';
 import { exitCodeOf, formatSummary, mergeRecord, type RegionResult } from '../../../src/publish/results.js';
-import { layerPaths } from '../../../src/publish/input.js';
+import { layerPaths, publishManifestOf } from '../../../src/publish/input.js';
+import type { VendorManifest } from '../../../src/vendor/plan.js';
 import { mapLimit } from '../../../src/publish/run.js';
 import { parseEndpoints } from '../../../src/cli/publish-commands.js';
 
@@ -178,6 +179,45 @@ describe('results and the record', () => {
 });
 
 describe('inputs', () => {
+  const LOCK = 'ab12cd34ef56'.padEnd(64, '0');
+  const vendorManifest: VendorManifest = {
+    tool: { name: 'lambda-runtime-builder', version: '0.2.0' },
+    kind: 'vendor-layer',
+    for: { name: 'php', version: '8.2.32', profile: 'standard', extensions: [], platform: 'al2023-portable', arch: 'x86_64', zip: 'php-8.2.32-standard-al2023-portable-x86_64.zip', inputsHash: 'e'.repeat(64) },
+    composer: { version: '2.8.8', from: 'debian', sources: [] },
+    lock: { sha256: LOCK },
+    packages: [{ name: 'acme/greeter', version: '1.0.0' }],
+    platform: { name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023', glibc: '2.31', buildImage: 'debian:bullseye', runtimeImage: 'lambda-runtime-builder/glibc-only:bullseye-x86_64' },
+    arch: 'x86_64',
+    zip: { file: `vendor-ab12cd34ef56-for-php-8.2.32-standard-al2023-portable-x86_64.zip`, sha256: SHA, bytes: 1234 },
+    unzippedBytes: 4321,
+    builtAt: '2026-12-06T00:00:00.000Z',
+    inputsHash: 'd'.repeat(64),
+  };
+
+  it('a vendor layer is published as vendor <lock id> for the PHP layer it was installed with, with no license of its own', () => {
+    const m = publishManifestOf(JSON.parse(JSON.stringify(vendorManifest)), 'v.zip.json');
+    expect(m).toEqual({
+      tool: vendorManifest.tool,
+      kind: 'vendor-layer',
+      recipe: { name: 'vendor', version: 'ab12cd34ef56', profile: 'standard' },
+      for: { name: 'php', version: '8.2.32', zip: 'php-8.2.32-standard-al2023-portable-x86_64.zip' },
+      platform: { name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023', runtimeImage: 'lambda-runtime-builder/glibc-only:bullseye-x86_64' },
+      arch: 'x86_64',
+      zip: vendorManifest.zip,
+      inputsHash: 'd'.repeat(64),
+    });
+    expect(defaultLayerName(m)).toBe('vendor-ab12cd34ef56-for-php-8-2-32-standard-al2023-portable-x86_64');
+    expect(layerDescription(m)).toBe(`vendor ab12cd34ef56 for php 8.2.32 (standard) al2023-portable x86_64; built by lambda-runtime-builder 0.2.0; zip sha256:${SHA}`);
+    expect(checkDeployable(m, 'v.zip.json')).toEqual({ runtime: 'provided.al2023', architecture: 'x86_64' });
+  });
+
+  it('a manifest of neither shape is refused in one line naming the field', () => {
+    expect(() => publishManifestOf({ ...vendorManifest, lock: {} }, 'v.zip.json')).toThrow(new UserError('v.zip.json is not a vendor layer manifest: lock.sha256: Invalid input: expected string, received undefined'));
+    expect(() => publishManifestOf({ tool: vendorManifest.tool }, 'x.zip.json')).toThrow(/^x\.zip\.json is not a layer manifest: recipe: /);
+    expect(() => publishManifestOf(null, 'n.zip.json')).toThrow(/^n\.zip\.json is not a layer manifest: \(root\): /);
+  });
+
   it('a zip or its manifest names both', () => {
     expect(layerPaths('dist/x.zip')).toEqual({ manifestFile: 'dist/x.zip.json', zipFile: 'dist/x.zip' });
     expect(layerPaths('dist/x.zip.json')).toEqual({ manifestFile: 'dist/x.zip.json', zipFile: 'dist/x.zip' });
