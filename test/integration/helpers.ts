@@ -59,11 +59,10 @@ export const X86_PHP = {
 } as const;
 
 /**
- * The suite's three heavy builds, as each file that checks one asks for it (the same options give
- * the same Docker stages, so a file after the first finds them cached). x86_64 minimal is
- * X86_PHP; standard (catalog-builds) shares its zlib, OpenSSL and curl stages; arm64 (arm64-php)
- * shares nothing with them. side-by-side.test.ts builds all three first, the arm64 one beside the
- * two x86_64 ones.
+ * The suite's three heavy builds, as every file that checks one asks for it: the same options give
+ * the same Docker stages, so only the first file to ask builds them and the others find them
+ * cached. x86_64 minimal is X86_PHP; standard (catalog-builds) shares its zlib, OpenSSL and curl
+ * stages; arm64 (arm64-php) shares nothing with them.
  */
 export const HEAVY_BUILDS = {
   x86Minimal: { targets: [X86_PHP.target], platform: 'al2023-portable' },
