@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES } from '../../src/lambda.js';
 import { LAYER_VERSION_ARN_PATTERN, publishLayer, type PublishedRecord, type PublishLayerOptions } from '../../src/publish/index.js';
-import type { VendorManifest } from '../../src/vendor/plan.js';
+import { vendorManifestFixture } from '../fixtures/vendor-manifest.js';
 import { REPO_ROOT, craftLayer as craftLayerIn, execFileP, freePort, requireEngine, startMoto, tempDir, type CraftOverrides, type MotoServer } from './helpers.js';
 
 // Publishing against moto's server (Debian trixie's python3-moto, in the image that
@@ -175,23 +175,9 @@ describe('the publish command', () => {
   it('a vendor layer is published for the runtime and arch of the PHP layer it was installed with', async () => {
     const files = { 'vendor/autoload.php': text('<?php return 1;\n') };
     const bytes = Buffer.from(zipSync(files, { level: 0 }));
-    const lock = 'ab12cd34ef56'.padEnd(64, '7');
     const zip = path.join(out.dir, `vendor-ab12cd34ef56-for-php-8.2.32-standard-al2023-portable-arm64.zip`);
     await writeFile(zip, bytes);
-    const manifest: VendorManifest = {
-      tool: { name: 'lambda-runtime-builder', version: '0.2.0' },
-      kind: 'vendor-layer',
-      for: { name: 'php', version: '8.2.32', profile: 'standard', extensions: [], platform: 'al2023-portable', arch: 'arm64', zip: 'php-8.2.32-standard-al2023-portable-arm64.zip', inputsHash: 'e'.repeat(64) },
-      composer: { version: '2.8.8', from: 'debian', sources: [] },
-      lock: { sha256: lock },
-      packages: [{ name: 'acme/greeter', version: '1.0.0' }],
-      platform: { name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023', glibc: '2.31', buildImage: 'debian:bullseye', runtimeImage: 'lambda-runtime-builder/glibc-only:bullseye-arm64' },
-      arch: 'arm64',
-      zip: { file: path.basename(zip), sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length },
-      unzippedBytes: 16,
-      builtAt: '2026-12-06T00:00:00.000Z',
-      inputsHash: 'd'.repeat(64),
-    };
+    const manifest = vendorManifestFixture('arm64', { file: path.basename(zip), sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
     await writeFile(`${zip}.json`, JSON.stringify(manifest, null, 2));
     const r = await cli(['publish', zip, '--region', 'eu-central-1', '--endpoint-url', endpoint]);
     // Progress only: no warning from the AWS SDK about Node versions (the CLI turns it off).

@@ -13,7 +13,7 @@ import {
 import { checkPermission, decide, formatPlannedCalls, planRegion, statementIdFor, uploadMode, type PublishTarget } from '../../../src/publish/plan.js';
 import { exitCodeOf, formatSummary, mergeRecord, type RegionResult } from '../../../src/publish/results.js';
 import { layerPaths, publishManifestOf } from '../../../src/publish/input.js';
-import type { VendorManifest } from '../../../src/vendor/plan.js';
+import { vendorManifestFixture } from '../../fixtures/vendor-manifest.js';
 import { mapLimit } from '../../../src/publish/run.js';
 import { parseEndpoints } from '../../../src/cli/publish-commands.js';
 
@@ -179,21 +179,7 @@ describe('results and the record', () => {
 });
 
 describe('inputs', () => {
-  const LOCK = 'ab12cd34ef56'.padEnd(64, '0');
-  const vendorManifest: VendorManifest = {
-    tool: { name: 'lambda-runtime-builder', version: '0.2.0' },
-    kind: 'vendor-layer',
-    for: { name: 'php', version: '8.2.32', profile: 'standard', extensions: [], platform: 'al2023-portable', arch: 'x86_64', zip: 'php-8.2.32-standard-al2023-portable-x86_64.zip', inputsHash: 'e'.repeat(64) },
-    composer: { version: '2.8.8', from: 'debian', sources: [] },
-    lock: { sha256: LOCK },
-    packages: [{ name: 'acme/greeter', version: '1.0.0' }],
-    platform: { name: 'al2023-portable', deployable: true, lambdaRuntime: 'provided.al2023', glibc: '2.31', buildImage: 'debian:bullseye', runtimeImage: 'lambda-runtime-builder/glibc-only:bullseye-x86_64' },
-    arch: 'x86_64',
-    zip: { file: `vendor-ab12cd34ef56-for-php-8.2.32-standard-al2023-portable-x86_64.zip`, sha256: SHA, bytes: 1234 },
-    unzippedBytes: 4321,
-    builtAt: '2026-12-06T00:00:00.000Z',
-    inputsHash: 'd'.repeat(64),
-  };
+  const vendorManifest = vendorManifestFixture('x86_64', { file: 'vendor-ab12cd34ef56-for-php-8.2.32-standard-al2023-portable-x86_64.zip', sha256: SHA, bytes: 1234 });
 
   it('a vendor layer is published as vendor <lock id> for the PHP layer it was installed with, with no license of its own', () => {
     const m = publishManifestOf(JSON.parse(JSON.stringify(vendorManifest)), 'v.zip.json');
