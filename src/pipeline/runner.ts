@@ -24,6 +24,15 @@ export interface RunnerOptions extends StepEnv {
 /** A Dockerfile step as the classic builder announces it: `Step 3/17 : RUN ...`. */
 const DOCKER_STEP = /^Step \d+\/\d+ : /;
 
+/** The words of the once-a-minute progress line a long step sends: `<step>: still running after <time>; last: <line>`. */
+const HEARTBEAT_WORDS = 'still running after';
+
+/** Whether a progress line (onProgress) is a step's heartbeat: for a caller that wants only the pulse of a long build. */
+export function isHeartbeat(line: string): boolean {
+  return HEARTBEAT.test(line);
+}
+const HEARTBEAT = new RegExp(`^[a-z0-9-]+: ${HEARTBEAT_WORDS} `);
+
 /** `42 s`, `18 min 05 s`: how long a step (or a build so far) took, for logs and titles. */
 export function formatElapsed(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -136,7 +145,7 @@ export class BuildRunner {
     this.opts.onProgress?.(`${step.name}: ${step.title}`);
     this.stepBegan = Date.now();
     const heartbeat = setInterval(() => {
-      this.opts.onProgress?.(`${step.name}: still running after ${formatElapsed(Date.now() - this.stepBegan)}; last: ${this.lastLine.slice(0, 120)}`);
+      this.opts.onProgress?.(`${step.name}: ${HEARTBEAT_WORDS} ${formatElapsed(Date.now() - this.stepBegan)}; last: ${this.lastLine.slice(0, 120)}`);
     }, this.opts.heartbeatMs ?? 60_000);
     heartbeat.unref?.();
     try {

@@ -11,6 +11,7 @@ import { LAMBDA_ENV } from '../../src/lambda.js';
 import { packTar } from '../../src/layer/tar.js';
 import { readZipEntries } from '../../src/layer/zip.js';
 import { KEEP_ALIVE } from '../../src/pipeline/steps/libraries.js';
+import { isHeartbeat } from '../../src/pipeline/runner.js';
 import type { Container } from '../../src/docker/types.js';
 import { zipSync } from 'fflate';
 
@@ -65,10 +66,19 @@ export const X86_PHP = {
  * stages; arm64 (arm64-php) shares nothing with them.
  */
 export const HEAVY_BUILDS = {
-  x86Minimal: { targets: [X86_PHP.target], platform: 'al2023-portable' },
-  x86Standard: { targets: [X86_PHP.target], platform: 'al2023-portable', profile: 'standard' },
-  arm64: { targets: ['php@7.4'], arch: ['arm64'], platform: 'al2023-portable' },
-} satisfies Record<string, Pick<BuildRuntimeOptions, 'targets' | 'platform' | 'profile' | 'arch'>>;
+  x86Minimal: { targets: [X86_PHP.target], platform: 'al2023-portable', onProgress: heartbeatToStderr },
+  x86Standard: { targets: [X86_PHP.target], platform: 'al2023-portable', profile: 'standard', onProgress: heartbeatToStderr },
+  arm64: { targets: ['php@7.4'], arch: ['arm64'], platform: 'al2023-portable', onProgress: heartbeatToStderr },
+} satisfies Record<string, Pick<BuildRuntimeOptions, 'targets' | 'platform' | 'profile' | 'arch' | 'onProgress'>>;
+
+/**
+ * The pulse of a heavy build in the CI log: the tool's once-a-minute heartbeat of a step still
+ * running, and nothing else. Tests build with renderer 'silent' and vitest prints a file's results
+ * only when it ends, so the first build of a layer (about 20 minutes) was 20 silent minutes.
+ */
+export function heartbeatToStderr(target: string, line: string): void {
+  if (isHeartbeat(line)) process.stderr.write(`[${target}] ${line}\n`);
+}
 
 /** A function directory `<dir>/function` whose `handler.php` is `source` (for `invokeLayer`). */
 export async function writeHandler(dir: string, source: string): Promise<string> {

@@ -11,7 +11,7 @@ import type { LayerEntry } from '../../../src/layer/entries.js';
 import type { Manifest } from '../../../src/pipeline/manifest.js';
 import { STEP_NAMES } from '../../../src/pipeline/plan.js';
 import type { PreparedBuild } from '../../../src/pipeline/prepare.js';
-import { BuildRunner, formatElapsed } from '../../../src/pipeline/runner.js';
+import { BuildRunner, formatElapsed, isHeartbeat } from '../../../src/pipeline/runner.js';
 import { IMAGE_HASH_LABEL, stepsOf } from '../../../src/pipeline/steps/index.js';
 import { buildSyntheticElf } from '../elf/fixtures.js';
 import { FakeEngine, type FakeEngineOptions } from './fake-engine.js';
@@ -141,6 +141,17 @@ describe('BuildRunner: a complete build against a fake engine', () => {
     expect(manifest.smoke.checks).toEqual([{ name: 'runs-code', output: '42' }]);
     expect(manifest.inputsHash).toBe(p.plan.inputsHash);
     expect(manifest.platform).toMatchObject({ name: 'debian-bookworm', deployable: false });
+  });
+
+  it('a long step sends a heartbeat, which isHeartbeat tells from the other progress lines', async () => {
+    const p = await prepare();
+    const engine = engineFor(p, { onCall: async (what) => void (what.startsWith('building ') && (await new Promise((r) => setTimeout(r, 120)))) });
+    const progress: string[] = [];
+    await runner(p, engine, { onProgress: (l) => progress.push(l), heartbeatMs: 25 }).runAll();
+    const beats = progress.filter(isHeartbeat);
+    expect(beats.length).toBeGreaterThan(0);
+    for (const b of beats) expect(b).toMatch(/^build-image: still running after \d+ s; last: /);
+    expect(progress.filter((l) => !isHeartbeat(l) && !l.startsWith('Step ')).map((l) => l.split(':')[0])).toEqual([...STEP_NAMES]);
   });
 
   it('the up-to-date path touches no engine at all', async () => {
