@@ -7,6 +7,7 @@ import { DockerodeEngine } from '../docker/engine.js';
 import type { DockerEngine, RegistryEngine } from '../docker/types.js';
 import type { BuildEvent } from '../docker/build-output.js';
 import { UserError } from '../errors.js';
+import type { LayerKind } from '../pipeline/manifest.js';
 import { packTar } from '../layer/tar.js';
 import { readZipEntries } from '../layer/zip.js';
 import { readLayerInput } from '../publish/input.js';
@@ -35,17 +36,21 @@ export interface LayerImage {
   labels: Record<string, string>;
 }
 
+/** The layers that cannot be an image by themselves, and what to make the image from instead. */
+const NO_RUNTIME_OF_ITS_OWN: Partial<Record<LayerKind, { what: string; forWhat: string; instead: string }>> = {
+  'extension-layer': { what: 'an extension layer', forWhat: 'a runtime layer', instead: 'make the image from a runtime layer that has the extension built in (--ext)' },
+  'vendor-layer': {
+    what: 'a vendor layer',
+    forWhat: 'a PHP layer',
+    instead: "make the image from that PHP layer and ship vendor/ with the function code (the runtime loads the function's vendor/autoload.php)",
+  },
+};
+
 export async function buildLayerImage(o: BuildLayerImageOptions): Promise<LayerImage> {
   const input = await readLayerInput(o.layer); // the zip must be the one the manifest describes
-  if (input.manifest.kind === 'extension-layer') {
-    throw new UserError(
-      `${input.manifestFile} is an extension layer (for ${input.manifest.for?.zip ?? 'a runtime layer'}), with no runtime of its own: make the image from a runtime layer that has the extension built in (--ext)`,
-    );
-  }
-  if (input.manifest.kind === 'vendor-layer') {
-    throw new UserError(
-      `${input.manifestFile} is a vendor layer (for ${input.manifest.for?.zip ?? 'a PHP layer'}), with no runtime of its own: make the image from that PHP layer and ship vendor/ with the function code (the runtime loads the function's vendor/autoload.php)`,
-    );
+  const refusal = input.manifest.kind ? NO_RUNTIME_OF_ITS_OWN[input.manifest.kind] : undefined;
+  if (refusal) {
+    throw new UserError(`${input.manifestFile} is ${refusal.what} (for ${input.manifest.for?.zip ?? refusal.forWhat}), with no runtime of its own: ${refusal.instead}`);
   }
   const { runtimeImage } = input.manifest.platform;
   const { inputsHash } = input.manifest;

@@ -13,9 +13,10 @@ import type { PublishManifest } from './layer-facts.js';
 import type { PublishedRecord } from './results.js';
 import { vendorLayerId } from '../vendor/plan.js';
 
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 const toolSchema = z.object({ name: z.string(), version: z.string() });
 const platformSchema = z.object({ name: z.string(), deployable: z.boolean(), lambdaRuntime: z.string().nullable(), runtimeImage: z.string().min(1).optional() });
-const zipSchema = z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
+const zipSchema = z.object({ file: z.string(), sha256: sha256Hex, bytes: z.number().int().nonnegative() });
 
 /** A runtime or extension layer's manifest (build-runtime's), as far as publishing reads it. */
 const manifestSchema = z.object({
@@ -34,12 +35,20 @@ const vendorManifestSchema = z.object({
   tool: toolSchema,
   kind: z.literal('vendor-layer'),
   for: z.object({ name: z.string(), version: z.string(), profile: z.string(), zip: z.string() }),
-  lock: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  lock: z.object({ sha256: sha256Hex }),
   platform: platformSchema,
   arch: z.string(),
   zip: zipSchema,
   inputsHash: z.string(),
 });
+
+/** `data` parsed by `schema`, or one line naming the file and the first bad field. */
+function parseManifest<T>(schema: z.ZodType<T>, data: unknown, manifestFile: string, what: string): T {
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new UserError(`${manifestFile} is not a ${what}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+}
 
 /**
  * What publishing needs from a manifest's data (pure). A vendor layer has no recipe of its own: it
@@ -48,14 +57,8 @@ const vendorManifestSchema = z.object({
  * packages' licenses are their own).
  */
 export function publishManifestOf(data: unknown, manifestFile: string): PublishManifest {
-  const vendor = (data as { kind?: unknown } | null)?.kind === 'vendor-layer';
-  const parsed = vendor ? vendorManifestSchema.safeParse(data) : manifestSchema.safeParse(data);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new UserError(`${manifestFile} is not a ${vendor ? 'vendor ' : ''}layer manifest: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  if (!('lock' in parsed.data)) return parsed.data;
-  const v = parsed.data;
+  if ((data as { kind?: unknown } | null)?.kind !== 'vendor-layer') return parseManifest(manifestSchema, data, manifestFile, 'layer manifest');
+  const v = parseManifest(vendorManifestSchema, data, manifestFile, 'vendor layer manifest');
   return {
     tool: v.tool,
     kind: 'vendor-layer',

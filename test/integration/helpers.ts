@@ -66,10 +66,14 @@ export const X86_PHP = {
  * stages; arm64 (arm64-php) shares nothing with them.
  */
 export const HEAVY_BUILDS = {
-  x86Minimal: { targets: [X86_PHP.target], platform: 'al2023-portable', onProgress: heartbeatToStderr },
-  x86Standard: { targets: [X86_PHP.target], platform: 'al2023-portable', profile: 'standard', onProgress: heartbeatToStderr },
-  arm64: { targets: ['php@7.4'], arch: ['arm64'], platform: 'al2023-portable', onProgress: heartbeatToStderr },
+  x86Minimal: withPulse({ targets: [X86_PHP.target], platform: 'al2023-portable' }),
+  x86Standard: withPulse({ targets: [X86_PHP.target], platform: 'al2023-portable', profile: 'standard' }),
+  arm64: withPulse({ targets: ['php@7.4'], arch: ['arm64'], platform: 'al2023-portable' }),
 } satisfies Record<string, Pick<BuildRuntimeOptions, 'targets' | 'platform' | 'profile' | 'arch' | 'onProgress'>>;
+
+function withPulse<T extends Pick<BuildRuntimeOptions, 'targets' | 'platform' | 'profile' | 'arch'>>(o: T): T & Pick<BuildRuntimeOptions, 'onProgress'> {
+  return { ...o, onProgress: heartbeatToStderr };
+}
 
 /**
  * The pulse of a heavy build in the CI log: the tool's once-a-minute heartbeat of a step still
