@@ -193,7 +193,7 @@ export function formatCatalog(listing: CatalogListing): string {
     for (const s of p.systemPackages) {
       lines.push(
         `    ${s.target} ${s.profile}: builds against platform packages ${s.packages.join(', ')} (libraries bundled from them: package and version in the manifest` +
-          `${s.rules.length ? `; rule ${s.rules.join(', ')}` : ''})`,
+          `${s.rules.length ? `; library-policy rules applied: ${s.rules.join(', ')}` : ''})`,
       );
     }
   }

@@ -84,7 +84,7 @@ export function composerCommand(tool: ComposerTool, load: readonly string[] = []
 }
 
 export const COMPOSER_ENV: Record<string, string> = {
-  // As on Lambda: the layer's libraries (ICU for intl, libgcc_s for OPcache) are found in /opt/lib.
+  // As on Lambda: the layer's libraries (OpenSSL, curl, zlib; ICU and the C++ runtime for intl) are found in /opt/lib.
   LD_LIBRARY_PATH: '/opt/lib',
   // The layer's own CA bundle (Debian's Composer looks for the system's, which the runtime image lacks).
   SSL_CERT_FILE: '/opt/ssl/cert.pem',

@@ -91,6 +91,10 @@ describe('php@8.2.32 standard on al2023-portable', () => {
     expect(m.recipe.rules).toContain('icu-data-without-charset-tables');
     // The ICU data library ships from the layer's own lib/ (trimmed in the image), not copied from the platform.
     expect(bundled.get('libicudata')).toBeUndefined();
+    // libgcc_s is here for ICU's C++ only: OPcache has libgcc's unwinder linked in (rule
+    // opcache-jit-unwinder-linked-in-on-portable).
+    expect(m.recipe.rules).toContain('opcache-jit-unwinder-linked-in-on-portable');
+    expect(bundled.get('libgcc_s')!.neededBy.filter((f) => f.endsWith('/opcache.so'))).toEqual([]);
     expect(m.smoke.modules).toEqual(expect.arrayContaining(['mbstring', 'dom', 'pdo_sqlite', 'pdo_mysql', 'sockets', 'bcmath']));
     expect(m.smoke.modules).not.toContain('intl');
   });

@@ -84,7 +84,7 @@ describe(`${X86_PHP.target} minimal + apcu, igbinary, redis on al2023-portable`,
     expect(checks['apcu-store-fetch']).toBe('enabled stored 42');
     expect(checks['igbinary-round-trip']).toBe('round-trip-ok');
     expect(checks['redis-client-connects']).toBe('Redis 6.2.0 refused');
-    expect(checks['opcache-jit-available-but-off']).toBe('opcache-on script-cached validate_timestamps=0 interned=4M jit-off jit-when-enabled-on');
+    expect(checks['opcache-jit-available-but-off']).toBe('opcache-on script-cached validate_timestamps=0 interned=4M jit-off jit-when-enabled-on-compiled');
   });
 
   it('ships the .so files and their ini files, and none of the build tools', async () => {

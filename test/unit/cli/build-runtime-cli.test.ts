@@ -93,7 +93,7 @@ describe('--list', () => {
     for (const r of listing.recipes) for (const s of r.sources) expect(['cached', 'not-probed']).toContain(s.available);
   });
 
-  it('says which profiles build against platform packages on a portable platform (minimal: none; standard: only ICU, by a named rule)', async () => {
+  it('says which profiles build against platform packages on a portable platform (minimal: none; standard: only ICU, by named rules)', async () => {
     const { stdout } = await cli(['--list', '--json', '--offline']);
     const listing = JSON.parse(stdout) as { platforms: { name: string; systemPackages: { target: string; profile: string; packages: string[]; rules: string[] }[] }[] };
     const portable = listing.platforms.find((p) => p.name === 'al2023-portable')!;
@@ -101,13 +101,15 @@ describe('--list', () => {
     // also builds libxml2, SQLite and Oniguruma, and takes ICU from Debian 11 by rule.
     expect(portable.systemPackages.map((s) => s.profile)).toEqual(['standard']);
     expect(portable.systemPackages[0]!.packages.sort()).toEqual(['icu-devtools', 'libicu-dev']);
-    expect(portable.systemPackages[0]!.rules).toEqual(['icu-from-the-build-distro-package-on-portable']);
+    // The rules listed are every rule of the portable library policy that applied: the one that keeps
+    // ICU from Debian, and the one that links libgcc's unwinder into OPcache instead of bundling libgcc_s.
+    expect(portable.systemPackages[0]!.rules).toEqual(['opcache-jit-unwinder-linked-in-on-portable', 'icu-from-the-build-distro-package-on-portable']);
     // A platform without a library policy lists its packages without such rules.
     const bookworm = listing.platforms.find((p) => p.name === 'debian-bookworm')!;
     expect(bookworm.systemPackages.every((s) => s.rules.length === 0)).toBe(true);
     const text = (await cli(['--list', '--offline'])).stdout;
     expect(text).toMatch(
-      /al2023-portable .*\n {4}php@\S+ standard: builds against platform packages icu-devtools, libicu-dev \(libraries bundled from them: package and version in the manifest; rule icu-from-the-build-distro-package-on-portable\)/,
+      /al2023-portable .*\n {4}php@\S+ standard: builds against platform packages icu-devtools, libicu-dev \(libraries bundled from them: package and version in the manifest; library-policy rules applied: opcache-jit-unwinder-linked-in-on-portable, icu-from-the-build-distro-package-on-portable\)/,
     );
   });
 });

@@ -551,6 +551,19 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     );
   });
 
+  it("PHP 8's OPcache links libgcc's unwinder in there, instead of needing libgcc_s (rule opcache-jit-unwinder-linked-in-on-portable)", () => {
+    const flags = ['EXTRA_LDFLAGS=-Wc,-static-libgcc', 'EXTRA_LDFLAGS_PROGRAM=-static-libgcc'];
+    for (const target of ['php@8.0', 'php@8.2.32', 'php@8.5']) {
+      const spec = resolve(target, portable());
+      expect(spec.interpreter.args, target).toEqual(expect.arrayContaining(flags));
+      expect(spec.interpreter.rules.map((r) => r.name), target).toContain('opcache-jit-unwinder-linked-in-on-portable');
+    }
+    // PHP 7 has no JIT; platforms without the glibc-only policy have libgcc_s on the system.
+    expect(resolve('php@7.4', portable()).interpreter.args).not.toEqual(expect.arrayContaining([flags[0]]));
+    expect(resolve('php@8.2').interpreter.args).not.toEqual(expect.arrayContaining([flags[0]]));
+    expect(resolve('php@8.2', { platform: catalog.platforms.get('debian-bookworm') }).interpreter.args).not.toEqual(expect.arrayContaining([flags[0]]));
+  });
+
   it('a cross build gets the configure answers a native glibc build finds (rule cross-configure-answers-for-glibc-linux); native and emulated builds do not', () => {
     const answers = ['ac_cv_func_fnmatch_works=yes', 'php_cv_sizeof_intmax_t=8', 'ac_cv_func_getaddrinfo=yes', 'ac_cv_write_stdout=yes', 'ac_cv_copy_file_range=yes'];
     for (const target of ['php@7.4', 'php@8.2.32']) {

@@ -35,6 +35,6 @@ COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-8.5.9.tar.xz /usr/src/lrb/sources/
 RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.5.9.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.5.9 \
     sh /usr/src/lrb/scripts/build-autotools.sh \
-    --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --with-openssl --with-curl --with-zlib
+    --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --with-openssl --with-curl --with-zlib EXTRA_LDFLAGS=-Wc,-static-libgcc EXTRA_LDFLAGS_PROGRAM=-static-libgcc
 COPY scripts/finalize.sh /usr/src/lrb/scripts/
 RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake 'lib/php/extensions/*/*.a'
