@@ -149,8 +149,9 @@ describe('BuildRunner: a complete build against a fake engine', () => {
     const progress: string[] = [];
     await runner(p, engine, { onProgress: (l) => progress.push(l), heartbeatMs: 25 }).runAll();
     const beats = progress.filter(isHeartbeat);
-    expect(beats.length).toBeGreaterThan(0);
-    for (const b of beats) expect(b).toMatch(/^build-image: still running after \d+ s; last: /);
+    // The slow step beats; on a loaded machine a quick step may outlast 25 ms and beat too.
+    expect(beats.filter((b) => b.startsWith('build-image: ')).length).toBeGreaterThan(0);
+    for (const b of beats) expect(b).toMatch(/^[a-z-]+: still running after \d+ s; last: /);
     expect(progress.filter((l) => !isHeartbeat(l) && !l.startsWith('Step ')).map((l) => l.split(':')[0])).toEqual([...STEP_NAMES]);
   });
 
