@@ -323,8 +323,8 @@ describe('resolveBuild: profiles and per-version rules', () => {
       ...profile.args,
     ]);
     expect(spec.interpreter.args).toContain('--enable-intl=shared');
-    // al2 builds Oniguruma from source (its buildFromSource), so its package is not installed.
-    expect(spec.interpreter.packages).toEqual(['zlib', 'icu-tools', 'libxml2', 'sqlite3', 'icu']);
+    // al2 builds SQLite and Oniguruma from source (its buildFromSource), so their packages are not installed.
+    expect(spec.interpreter.packages).toEqual(['zlib', 'icu-tools', 'libxml2', 'icu']);
     expect(ruleNames(spec)).toEqual([
       'pkg-config-from-php-7.4',
       'opcache-shared-before-php-8.5',
@@ -387,8 +387,8 @@ describe('resolveBuild: profiles and per-version rules', () => {
       expect(b.dependencies.slice(0, a.dependencies.length).map((d) => [d.name, d.version, d.args, d.packages])).toEqual(
         a.dependencies.map((d) => [d.name, d.version, d.args, d.packages]),
       );
-      // On al2, standard adds only Oniguruma, built from source (its buildFromSource), from PHP 7.4.
-      expect(b.dependencies.slice(a.dependencies.length).map((d) => d.name), v).toEqual(satisfies(v, '>=7.4.0') ? ['oniguruma'] : []);
+      // On al2, standard adds only SQLite and Oniguruma, built from source (its buildFromSource), from PHP 7.4.
+      expect(b.dependencies.slice(a.dependencies.length).map((d) => d.name), v).toEqual(satisfies(v, '>=7.4.0') ? ['sqlite3', 'oniguruma'] : []);
     }
   });
 
@@ -460,13 +460,15 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
       expect(platform.buildFromSource?.['oniguruma']).toMatch(name === 'al2' ? /5\.9\.6/ : /no oniguruma package/);
       for (const target of ['php@7.4', 'php@8.2.32']) {
         const spec = resolve(target, { platform, profile: 'standard' });
-        expect(deps(spec), `${name} ${target}`).toEqual([expect.stringMatching(/^openssl@/), expect.stringMatching(/^curl@/), 'oniguruma@6.9.9']);
-        const onig = spec.dependencies[2]!;
+        // al2 builds SQLite too (its own entry, tested below).
+        const sqlite = name === 'al2' ? ['sqlite3@3.46.1'] : [];
+        expect(deps(spec), `${name} ${target}`).toEqual([expect.stringMatching(/^openssl@/), expect.stringMatching(/^curl@/), ...sqlite, 'oniguruma@6.9.9']);
+        const onig = spec.dependencies.find((d) => d.name === 'oniguruma')!;
         expect(onig.pairing.name).toBe('oniguruma-from-source-from-php-7.4');
         expect(onig.packages).toEqual(['autoconf', 'automake', 'libtool']);
         // The build replaces the package: mbstring links the built libonig, found by pkg-config.
         expect(spec.interpreter.packages).not.toContain('oniguruma');
-        expect(spec.interpreter.packages).toEqual(expect.arrayContaining(['zlib', 'libxml2', 'sqlite3', 'icu']));
+        expect(spec.interpreter.packages).toEqual(expect.arrayContaining(['zlib', 'libxml2', 'icu']));
       }
       // Minimal has no mbstring; PHP 7.3 compiles its bundled Oniguruma.
       expect(deps(resolve('php@8.2.32', { platform }))).not.toContain('oniguruma@6.9.9');
@@ -476,10 +478,30 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     },
   );
 
+  it('al2 builds SQLite from its pinned source for PHP 7.4+ standard (PHP 8.4 needs 3.13, AL2 has 3.7.17), with tcl for its tclsh', () => {
+    const platform = catalog.platforms.get('al2');
+    expect(platform.buildFromSource?.['sqlite3']).toMatch(/3\.7\.17/);
+    for (const target of ['php@7.4', 'php@8.4']) {
+      const spec = resolve(target, { platform, profile: 'standard' });
+      const sqlite = spec.dependencies.find((d) => d.name === 'sqlite3')!;
+      expect(sqlite.version, target).toBe('3.46.1');
+      expect(sqlite.packages).toEqual(['tcl']);
+      // pdo_sqlite and sqlite3 link the built library, found by pkg-config, not AL2's sqlite-devel.
+      expect(spec.interpreter.packages, target).not.toContain('sqlite3');
+    }
+    expect(platformPackages(platform, ['tcl'], 'test')).toEqual(['tcl']);
+    // PHP 7.3 compiles its own SQLite; minimal has no SQLite; other Amazon Linux platforms keep their package.
+    expect(deps(resolve('php@7.3', { platform, profile: 'standard' }))).not.toContain('sqlite3@3.46.1');
+    expect(deps(resolve('php@8.4', { platform }))).not.toContain('sqlite3@3.46.1');
+    for (const other of ['al2023', 'amzn-2017.03']) {
+      expect(deps(resolve('php@8.2.32', { platform: catalog.platforms.get(other), profile: 'standard' })), other).not.toContain('sqlite3@3.46.1');
+    }
+  });
+
   it('every buildFromSource entry names a library recipe an interpreter depends on', () => {
     const depended = new Set(catalog.recipes.list().flatMap((l) => (l.recipe.dependencies ?? []).map((d) => d.name)));
     const entries = catalog.platforms.list().flatMap((p) => Object.keys(p.buildFromSource ?? {}).map((lib) => `${p.name}:${lib}`));
-    expect(entries.sort()).toEqual(['al2:oniguruma', 'amzn-2017.03:oniguruma']);
+    expect(entries.sort()).toEqual(['al2:oniguruma', 'al2:sqlite3', 'amzn-2017.03:oniguruma']);
     for (const e of entries) expect(depended.has(e.split(':')[1]!), e).toBe(true);
   });
 
@@ -507,7 +529,7 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     expect(() => resolve('php@8.2.32', { platform: catalog.platforms.get('al2023'), profile: 'standard', with: ['oniguruma@6.9.9'] })).toThrow(
       '--with oniguruma@6.9.9: php builds oniguruma only on platforms with library policy glibc-only or that build it from source (buildFromSource); platform al2023 uses its package (drop --with oniguruma, or build for such a platform)',
     );
-    expect(resolve('php@8.2.32', { profile: 'standard', with: ['oniguruma@6.9.9'] }).dependencies[2]!.pairing.overridden).toBe(true);
+    expect(resolve('php@8.2.32', { profile: 'standard', with: ['oniguruma@6.9.9'] }).dependencies[3]!.pairing.overridden).toBe(true);
   });
 
   it('nowhere else: the other platforms keep their own zlib package', () => {

@@ -110,19 +110,16 @@ describe('Dockerfile structure', () => {
     expect(lines[1]).toBe('# for al2 (x86_64). Do not edit; change the recipe or platform data instead.');
   });
 
-  it('stage order: toolchain → dep-openssl → dep-curl (→ dep-oniguruma where built from source) → interpreter, each FROM the previous', () => {
+  it('stage order: toolchain → dep-openssl → dep-curl (→ dep-sqlite3 → dep-oniguruma where built from source) → interpreter, each FROM the previous', () => {
     for (const platform of [...AMAZON, 'debian-bookworm']) {
       const r = render('php@8.2', platform, 'standard');
-      const onig = catalog.platforms.get(platform).buildFromSource?.['oniguruma'] !== undefined;
-      expect(onig, platform).toBe(platform === 'al2' || platform === 'amzn-2017.03');
-      expect(r.stages).toEqual(['toolchain', 'dep-openssl', 'dep-curl', ...(onig ? ['dep-oniguruma'] : []), 'interpreter']);
+      const fromSource = catalog.platforms.get(platform).buildFromSource ?? {};
+      const built = ['sqlite3', 'oniguruma'].filter((lib) => fromSource[lib] !== undefined).map((lib) => `dep-${lib}`);
+      expect(built, platform).toEqual({ al2: ['dep-sqlite3', 'dep-oniguruma'], 'amzn-2017.03': ['dep-oniguruma'] }[platform] ?? []);
+      const stages = ['toolchain', 'dep-openssl', 'dep-curl', ...built, 'interpreter'];
+      expect(r.stages).toEqual(stages);
       const froms = r.dockerfile.split('\n').filter((l) => l.startsWith('FROM '));
-      expect(froms).toEqual([
-        `FROM ${catalog.platforms.get(platform).buildImage} AS toolchain`,
-        'FROM toolchain AS dep-openssl',
-        'FROM dep-openssl AS dep-curl',
-        ...(onig ? ['FROM dep-curl AS dep-oniguruma', 'FROM dep-oniguruma AS interpreter'] : ['FROM dep-curl AS interpreter']),
-      ]);
+      expect(froms).toEqual([`FROM ${catalog.platforms.get(platform).buildImage} AS toolchain`, ...stages.slice(1).map((s, i) => `FROM ${stages[i]} AS ${s}`)]);
     }
   });
 
@@ -177,11 +174,12 @@ describe('Dockerfile structure', () => {
         const minimal = render(`php@${version}`, platform, 'minimal').dockerfile;
         const standard = render(`php@${version}`, platform, 'standard').dockerfile;
         // Only the header comment names the profile; everything Docker caches on is shared (standard
-        // may add stages after minimal's: Oniguruma where the platform builds it from source).
+        // may add stages after minimal's: SQLite and Oniguruma where the platform builds them from source).
         const dropHeader = (d: string) => d.split('\n').slice(1).join('\n');
         expect(beforeInterpreter(dropHeader(standard)).startsWith(beforeInterpreter(dropHeader(minimal))), `${version} ${platform}`).toBe(true);
         const p = catalog.platforms.get(platform);
-        for (const pkg of [...p.packages['libxml2']!, ...p.packages['sqlite3']!, ...p.packages['icu']!]) {
+        const sqliteBuilt = p.buildFromSource?.['sqlite3'] !== undefined && version !== '7.3.33';
+        for (const pkg of [...p.packages['libxml2']!, ...(sqliteBuilt ? [] : p.packages['sqlite3']!), ...p.packages['icu']!]) {
           expect(stage(standard, 'interpreter')).toContain(` ${pkg}`);
           expect(beforeInterpreter(standard)).not.toContain(pkg);
           expect(minimal).not.toContain(pkg);

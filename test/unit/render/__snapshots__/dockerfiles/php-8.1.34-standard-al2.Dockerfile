@@ -33,7 +33,20 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1-patched.tar LRB_PREFIX=/opt LRB_
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --with-openssl=/opt --with-zlib --enable-shared --disable-static --disable-ldap --disable-ldaps --disable-manual --without-libpsl --without-brotli --without-zstd --without-nghttp2 --without-libidn2 --without-librtmp --without-libssh2 --with-ca-bundle=/opt/ssl/cert.pem
 
-FROM dep-curl AS dep-oniguruma
+FROM dep-curl AS dep-sqlite3
+RUN yum install -y --setopt=skip_missing_names_on_install=False tcl \
+ && rpm -q --whatprovides tcl >/dev/null \
+ && yum clean all \
+ && rm -rf /var/cache/yum
+COPY scripts/common.sh scripts/build-autotools.sh scripts/apply-patches.sh /usr/src/lrb/scripts/
+COPY sources/sqlite3_3.46.1.orig.tar.xz sources/sqlite3_3.46.1-7+deb13u2.debian.tar.xz /usr/src/lrb/sources/
+RUN LRB_SOURCE=/usr/src/lrb/sources/sqlite3_3.46.1.orig.tar.xz LRB_PATCHES_FROM=/usr/src/lrb/sources/sqlite3_3.46.1-7+deb13u2.debian.tar.xz LRB_PATCHES_DIR=debian/patches LRB_PATCHES='41-fix_a_bug_in_the_NOT_NULL-IS_NULL_optimization.patch 50-CVE-2025-29087.patch 51-CVE-2025-29088.patch 52-CVE-2025-6965.patch 53-CVE-2025-7709.patch 54-CVE-2026-11822_CVE-2026-11824.patch' LRB_PATCHED=/usr/src/lrb/sources/sqlite3-3.46.1-patched.tar \
+    sh /usr/src/lrb/scripts/apply-patches.sh
+RUN LRB_SOURCE=/usr/src/lrb/sources/sqlite3-3.46.1-patched.tar LRB_PREFIX=/opt LRB_VERSION=3.46.1 \
+    sh /usr/src/lrb/scripts/build-autotools.sh \
+    --disable-static --disable-tcl --disable-readline --enable-fts3 --enable-fts4 --enable-fts5 --enable-rtree 'CFLAGS=-O2 -DSQLITE_ENABLE_COLUMN_METADATA=1'
+
+FROM dep-sqlite3 AS dep-oniguruma
 RUN yum install -y --setopt=skip_missing_names_on_install=False autoconf automake libtool \
  && rpm -q --whatprovides autoconf automake libtool >/dev/null \
  && yum clean all \
@@ -45,8 +58,8 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/oniguruma-6.9.9.tar.gz LRB_PREFIX=/opt LRB_V
     --disable-static
 
 FROM dep-oniguruma AS interpreter
-RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel icu libxml2-devel sqlite-devel libicu-devel \
- && rpm -q --whatprovides zlib-devel icu libxml2-devel sqlite-devel libicu-devel >/dev/null \
+RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel icu libxml2-devel libicu-devel \
+ && rpm -q --whatprovides zlib-devel icu libxml2-devel libicu-devel >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
@@ -61,4 +74,4 @@ RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/write-ini.sh etc/php/conf.d/10-opcac
 COPY scripts/trim-icu-data.sh /usr/src/lrb/scripts/
 RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/trim-icu-data.sh '*.cnv'
 COPY scripts/finalize.sh /usr/src/lrb/scripts/
-RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake 'lib/php/extensions/*/*.a' bin/onig-config
+RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/finalize.sh include 'lib/*.a' 'lib/*.la' lib/pkgconfig share php/man lib/php/build bin/curl bin/curl-config bin/openssl bin/c_rehash bin/php-config bin/phpize ssl/misc 'ssl/*.dist' bin/wcurl lib/cmake 'lib/php/extensions/*/*.a' bin/sqlite3 bin/onig-config
