@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import type { Arch, BuildMethod, DependencyRule, PatchSet, Platform, Profile, Recipe, RecipeVersion, SourceSpec } from './schema.js';
 import { extensionRequests, extensionsOf, resolveExtensions, type ExtensionRequest } from './extensions.js';
 import type { RecipeRegistry } from './registry.js';
-import { applyRules, checkPlatformRules, policyApplies } from './rules.js';
+import { addEnv, applyRules, checkPlatformRules, policyApplies } from './rules.js';
 import { compareVersions, pickVersion, satisfies } from './versions.js';
 
 export { extensionsOf } from './extensions.js';
@@ -43,6 +43,8 @@ export interface ResolvedComponent {
   rules: AppliedRule[];
   /** Scripts to run after the build script, from the rules that apply, in rule order. */
   postBuild: PostBuildStep[];
+  /** Environment of the build script, from the rules that apply (absent or empty: none). */
+  env?: Record<string, string>;
 }
 
 export interface PostBuildStep {
@@ -328,6 +330,8 @@ function resolveLayerBuild(registry: RecipeRegistry, req: TargetRequest, opts: R
     );
   const extensions = resolveExtensions(registry, recipe, version.version, requests, opts.platform, method, extensionDependencies);
   const applied = applyRules(recipe, version.version, profileName, opts.platform, method);
+  // An extension links against this PHP as this PHP was linked: its stage gets the interpreter's env first.
+  for (const e of extensions) e.env = addEnv({ ...applied.env }, e.env ?? {});
   // A platform package that a dependency of this build builds from source is not installed:
   // every component links the built one (e.g. zlib on the portable platform).
   const built = new Set([...dependencies, ...extensions.flatMap((e) => e.dependencies)].map((d) => d.name));
@@ -346,6 +350,7 @@ function resolveLayerBuild(registry: RecipeRegistry, req: TargetRequest, opts: R
       packages: [...applied.packages, ...profileSpec.packages].filter(notBuilt),
       rules: applied.rules,
       postBuild: applied.postBuild,
+      env: applied.env,
       profile: profileName,
       profileSpec,
     },

@@ -18,11 +18,13 @@ export function applyRules(recipe: Recipe, version: string, profile: string | un
   packages: string[];
   rules: AppliedRule[];
   postBuild: PostBuildStep[];
+  env: Record<string, string>;
 } {
   const args = [...recipe.build.args];
   const packages = [...recipe.build.packages];
   const rules: AppliedRule[] = [];
   const postBuild: PostBuildStep[] = [];
+  const env: Record<string, string> = {};
   for (const rule of recipe.rules ?? []) {
     if (!satisfies(version, rule.when)) continue;
     if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
@@ -33,8 +35,15 @@ export function applyRules(recipe: Recipe, version: string, profile: string | un
     packages.push(...(rule.packages ?? []));
     rules.push({ name: rule.name, reason: rule.reason });
     for (const step of rule.postBuild ?? []) postBuild.push({ rule: rule.name, script: step.script, args: [...step.args] });
+    addEnv(env, rule.env ?? {});
   }
-  return { args, packages, rules, postBuild };
+  return { args, packages, rules, postBuild, env };
+}
+
+/** Adds `more` to `env`: a variable already there gets the new value after a space (flags add up). */
+export function addEnv(env: Record<string, string>, more: Readonly<Record<string, string>>): Record<string, string> {
+  for (const [name, value] of Object.entries(more)) env[name] = env[name] === undefined ? value : `${env[name]} ${value}`;
+  return env;
 }
 
 /**

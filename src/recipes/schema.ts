@@ -91,6 +91,9 @@ const ruleName = z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'must be lowercase le
 export const BUILD_METHODS = ['native', 'cross', 'emulated'] as const;
 export type BuildMethod = (typeof BUILD_METHODS)[number];
 
+/** A variable a rule may set for a build script: not one of the tool's own (`LRB_…`). */
+const ENV_NAME = /^(?!LRB_)[A-Z][A-Z0-9_]*$/;
+
 export const ruleSchema = z.strictObject({
   name: ruleName,
   reason: z.string().min(10),
@@ -112,6 +115,20 @@ export const ruleSchema = z.strictObject({
    * arguments (e.g. trimming a platform library before the layer ships it).
    */
   postBuild: z.array(z.strictObject({ script: fileName, args: z.array(z.string()) })).min(1).optional(),
+  /**
+   * Variables for the component's build script, in its environment: a `NAME=value` in `args` would
+   * reach configure as the whole variable, replacing what the script sets (build-autotools.sh puts
+   * its own `-L` before the LDFLAGS it is given). Rules naming the same variable are joined with a
+   * space, in rule order.
+   */
+  env: z
+    .record(z.string(), z.string().min(1))
+    .superRefine((env, ctx) => {
+      for (const name of Object.keys(env)) {
+        if (!ENV_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'must be an upper-case variable name not starting with LRB_' });
+      }
+    })
+    .optional(),
 });
 
 export const dependencyRuleSchema = z.strictObject({

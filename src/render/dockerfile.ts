@@ -110,7 +110,8 @@ function componentStage(
     lines.push(step.run);
     source = step.patched;
   }
-  const vars = [`LRB_SOURCE=${source}`, `LRB_PREFIX=${PREFIX}`, `LRB_VERSION=${c.version}`, ...env].join(' ');
+  const ruleEnv = Object.entries(c.env ?? {}).map(([name, value]) => `${name}=${shellQuote(value)}`);
+  const vars = [`LRB_SOURCE=${source}`, `LRB_PREFIX=${PREFIX}`, `LRB_VERSION=${c.version}`, ...env, ...ruleEnv].join(' ');
   const args = c.args.length ? ` \\\n    ${shellJoin(c.args)}` : '';
   lines.push(`RUN ${vars} \\\n    sh ${SCRIPT_DIR}/${c.recipe.build.script}${args}`);
   for (const step of c.postBuild) {

@@ -114,6 +114,7 @@ describe('makePlan: php@7.4 on debian-bookworm', () => {
       { component: 'php', name: 'json-extension-before-php-8', reason: expect.any(String) },
       { component: 'php', name: 'pkg-config-from-php-7.4', reason: expect.any(String) },
       { component: 'php', name: 'opcache-shared-before-php-8.5', reason: expect.any(String) },
+      { component: 'php', name: 'bundled-libraries-found-before-lambda-system-libraries', reason: expect.any(String) },
     ]);
   });
 

@@ -225,6 +225,15 @@ describe('resolving --ext against the exact interpreter', () => {
     expect(builtLibraries(resolve('php@8.2.32', ['pgsql'])).map((d) => d.name)).toEqual(['zlib', 'openssl', 'curl', 'libpq']);
   });
 
+  it("an extension links as its PHP did: its stage gets the interpreter's rule env (DT_RPATH to /opt/lib), baked in or as a layer; its libraries do not", () => {
+    const env = { LDFLAGS: '-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' };
+    const spec = resolve('php@8.2.32', ['pgsql', 'redis']);
+    for (const e of spec.extensions) expect(e.env, e.name).toEqual(env);
+    for (const d of spec.extensions.flatMap((e) => e.dependencies)) expect(d.env, d.name).toEqual({});
+    const layer = resolveBuild(catalog.recipes, 'php-ext-redis@6', { ...opts, for: 'php@8.2.32' });
+    expect(layer.extensionLayer!.extension.env).toEqual(env);
+  });
+
   it('--with naming an extension\'s library is refused in one line naming the extension and its rule', () => {
     const message = (() => {
       try {
@@ -328,7 +337,7 @@ describe('Dockerfile with extensions', () => {
     const without = renderBuild(resolve('php@8.2.32', []), catalog.templates).dockerfile;
     const upToInterpreter = (d: string, end: string) => d.slice(d.indexOf('\nFROM toolchain AS dep-zlib'), d.indexOf(end)).trimEnd();
     expect(upToInterpreter(r.dockerfile, '\nFROM interpreter AS')).toBe(upToInterpreter(without, '\nCOPY scripts/finalize.sh'));
-    expect(r.dockerfile).toContain('LRB_SOURCE=/usr/src/lrb/sources/php-8.2.32.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.2.32 LRB_EXT_DIR=ext/pgsql \\\n    sh /usr/src/lrb/scripts/build-php-extension.sh');
+    expect(r.dockerfile).toContain("LRB_SOURCE=/usr/src/lrb/sources/php-8.2.32.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.2.32 LRB_EXT_DIR=ext/pgsql LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \\\n    sh /usr/src/lrb/scripts/build-php-extension.sh");
     // The PHP source is in the context once, for both stages.
     expect(r.files.filter((f) => f.path === 'sources/php-8.2.32.tar.xz')).toHaveLength(1);
     expect(r.files.map((f) => f.path)).toEqual(expect.arrayContaining(['scripts/build-libpq.sh', 'sources/postgresql-15.18.tar.bz2']));

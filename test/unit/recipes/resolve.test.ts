@@ -250,6 +250,7 @@ describe('resolveBuild: profiles and per-version rules', () => {
         'json-extension-before-php-8',
         'prefix-arguments-before-php-7.4',
         'opcache-shared-before-php-8.5',
+        'bundled-libraries-found-before-lambda-system-libraries',
         'libxml-switch-renamed-in-7.4',
         'icu-data-without-charset-tables',
       ]);
@@ -292,20 +293,20 @@ describe('resolveBuild: profiles and per-version rules', () => {
       '--enable-opcache',
     ]);
     expect(spec.interpreter.packages).toEqual(['zlib']);
-    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'prefix-arguments-before-php-7.4', 'opcache-shared-before-php-8.5']);
+    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'prefix-arguments-before-php-7.4', 'opcache-shared-before-php-8.5', 'bundled-libraries-found-before-lambda-system-libraries']);
   });
 
   it('php 7.4 minimal: --enable-json and pkg-config arguments', () => {
     const spec = resolve('php@7.4');
     expect(spec.interpreter.args).toEqual([...PHP_BASE_ARGS, '--enable-json', '--with-openssl', '--with-curl', '--with-zlib', '--enable-opcache']);
-    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'pkg-config-from-php-7.4', 'opcache-shared-before-php-8.5']);
+    expect(ruleNames(spec)).toEqual(['json-extension-before-php-8', 'pkg-config-from-php-7.4', 'opcache-shared-before-php-8.5', 'bundled-libraries-found-before-lambda-system-libraries']);
   });
 
   it('php 8.0 minimal: no --enable-json any more', () => {
     const spec = resolve('php@8.0');
     expect(spec.interpreter.args).toEqual([...PHP_BASE_ARGS, '--with-openssl', '--with-curl', '--with-zlib', '--enable-opcache']);
     expect(spec.interpreter.args).not.toContain('--enable-json');
-    expect(ruleNames(spec)).toEqual(['pkg-config-from-php-7.4', 'opcache-shared-before-php-8.5']);
+    expect(ruleNames(spec)).toEqual(['pkg-config-from-php-7.4', 'opcache-shared-before-php-8.5', 'bundled-libraries-found-before-lambda-system-libraries']);
   });
 
   it('standard adds its args after the rules, and its packages', () => {
@@ -328,6 +329,7 @@ describe('resolveBuild: profiles and per-version rules', () => {
     expect(ruleNames(spec)).toEqual([
       'pkg-config-from-php-7.4',
       'opcache-shared-before-php-8.5',
+      'bundled-libraries-found-before-lambda-system-libraries',
       'libxml-with-from-7.4',
       'mbstring-needs-oniguruma-from-7.4',
       'icu-data-without-charset-tables',
@@ -359,6 +361,7 @@ describe('resolveBuild: profiles and per-version rules', () => {
       'json-extension-before-php-8',
       'prefix-arguments-before-php-7.4',
       'opcache-shared-before-php-8.5',
+      'bundled-libraries-found-before-lambda-system-libraries',
       'libxml-switch-renamed-in-7.4',
       'icu-data-without-charset-tables',
     ]);
@@ -584,6 +587,19 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     expect(resolve('php@7.4', portable()).interpreter.args).not.toEqual(expect.arrayContaining([flags[0]]));
     expect(resolve('php@8.2').interpreter.args).not.toEqual(expect.arrayContaining([flags[0]]));
     expect(resolve('php@8.2', { platform: catalog.platforms.get('debian-bookworm') }).interpreter.args).not.toEqual(expect.arrayContaining([flags[0]]));
+  });
+
+  it("every PHP's bin/php finds /opt/lib through DT_RPATH, before Lambda's /lib64 (rule bundled-libraries-found-before-lambda-system-libraries)", () => {
+    const env = { LDFLAGS: '-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' };
+    for (const [target, platform] of [['php@7.3', 'al2'], ['php@7.4', 'al2023-portable'], ['php@8.2.32', 'al2023'], ['php@8.5', 'debian-bookworm'], ['php@7.3', 'amzn-2017.03']] as const) {
+      const spec = resolve(target, { platform: catalog.platforms.get(platform) });
+      expect(spec.interpreter.env, `${target} ${platform}`).toEqual(env);
+      expect(spec.interpreter.rules.map((r) => r.name)).toContain('bundled-libraries-found-before-lambda-system-libraries');
+      // In the environment, not as a configure argument (which would replace the script's LDFLAGS).
+      expect(spec.interpreter.args.filter((a) => a.startsWith('LDFLAGS='))).toEqual([]);
+    }
+    // Dependencies are libraries: no program of theirs ships.
+    for (const dep of resolve('php@8.2.32', portable()).dependencies) expect(dep.env, dep.name).toEqual({});
   });
 
   it('a cross build gets the configure answers a native glibc build finds (rule cross-configure-answers-for-glibc-linux); native and emulated builds do not', () => {

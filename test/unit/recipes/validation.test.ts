@@ -54,6 +54,15 @@ describe('RecipeRegistry.load: broken recipes name the file and the field path',
     );
   });
 
+  it("a rule's env names upper-case variables, never the tool's own LRB_ ones", async () => {
+    const php = real('php');
+    const i = php.rules.findIndex((r: Json) => r.env);
+    php.rules[i].env = { LRB_PREFIX: '/usr' };
+    const { err, dir } = await loadError({ 'php.json': php });
+    expect(err.message).toContain(`${path.join(dir, 'php.json')}: rules[${i}].env.LRB_PREFIX`);
+    expect(err.message).toContain('must be an upper-case variable name not starting with LRB_');
+  });
+
   it('an uppercase sha256 of the right length is refused too', async () => {
     const openssl = real('openssl');
     openssl.versions[2].sources[0].sha256 = openssl.versions[2].sources[0].sha256.toUpperCase();

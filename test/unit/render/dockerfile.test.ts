@@ -146,8 +146,10 @@ describe('Dockerfile structure', () => {
     );
     expect(stage(d, 'dep-curl')).toContain('LRB_VERSION=7.88.1 \\\n    sh /usr/src/lrb/scripts/build-autotools.sh \\\n    --with-openssl=/opt ');
     expect(stage(d, 'interpreter')).toContain(
-      'RUN LRB_SOURCE=/usr/src/lrb/sources/php-7.4.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=7.4.33 \\\n    sh /usr/src/lrb/scripts/build-autotools.sh \\\n    --disable-all ',
+      "RUN LRB_SOURCE=/usr/src/lrb/sources/php-7.4.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=7.4.33 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \\\n    sh /usr/src/lrb/scripts/build-autotools.sh \\\n    --disable-all ",
     );
+    // A rule's env goes in the script's environment, quoted; a dependency has none.
+    expect(stage(d, 'dep-curl')).not.toContain('LDFLAGS=');
     // OpenSSL's and curl's stages also copy the patch step's script (their versions carry Debian's patches).
     for (const s of ['dep-openssl', 'dep-curl']) {
       expect(stage(d, s)).toMatch(/\nCOPY scripts\/common\.sh scripts\/build-[a-z]+\.sh scripts\/apply-patches\.sh \/usr\/src\/lrb\/scripts\/\n/);

@@ -40,7 +40,7 @@ RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel \
  && rm -rf /var/cache/yum
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-8.0.30.tar.xz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.0.30.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.0.30 \
+RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.0.30.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.0.30 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --with-openssl --with-curl --with-zlib --enable-opcache
 # rule opcache-shared-before-php-8.5

@@ -33,7 +33,7 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1-patched.tar LRB_PREFIX=/opt LRB_
 FROM dep-curl AS interpreter
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-8.2.32.tar.xz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.2.32.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.2.32 \
+RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.2.32.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.2.32 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --with-openssl --with-curl --with-zlib --enable-opcache EXTRA_LDFLAGS=-Wc,-static-libgcc EXTRA_LDFLAGS_PROGRAM=-static-libgcc
 # rule opcache-shared-before-php-8.5
@@ -46,7 +46,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-php-extension.sh /usr/src/lrb/scripts/
 COPY sources/apcu-5.1.24.tgz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/apcu-5.1.24.tgz LRB_PREFIX=/opt LRB_VERSION=5.1.24 \
+RUN LRB_SOURCE=/usr/src/lrb/sources/apcu-5.1.24.tgz LRB_PREFIX=/opt LRB_VERSION=5.1.24 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \
     sh /usr/src/lrb/scripts/build-php-extension.sh \
     --enable-apcu
 COPY scripts/write-ini.sh /usr/src/lrb/scripts/
@@ -55,7 +55,7 @@ RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/write-ini.sh etc/php/conf.d/20-apcu.
 FROM ext-apcu AS ext-igbinary
 COPY scripts/common.sh scripts/build-php-extension.sh /usr/src/lrb/scripts/
 COPY sources/igbinary-3.2.16.tgz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/igbinary-3.2.16.tgz LRB_PREFIX=/opt LRB_VERSION=3.2.16 \
+RUN LRB_SOURCE=/usr/src/lrb/sources/igbinary-3.2.16.tgz LRB_PREFIX=/opt LRB_VERSION=3.2.16 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \
     sh /usr/src/lrb/scripts/build-php-extension.sh \
     --enable-igbinary
 COPY scripts/write-ini.sh /usr/src/lrb/scripts/
@@ -64,7 +64,7 @@ RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/write-ini.sh etc/php/conf.d/21-igbin
 FROM ext-igbinary AS ext-redis
 COPY scripts/common.sh scripts/build-php-extension.sh /usr/src/lrb/scripts/
 COPY sources/redis-6.2.0.tgz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/redis-6.2.0.tgz LRB_PREFIX=/opt LRB_VERSION=6.2.0 \
+RUN LRB_SOURCE=/usr/src/lrb/sources/redis-6.2.0.tgz LRB_PREFIX=/opt LRB_VERSION=6.2.0 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \
     sh /usr/src/lrb/scripts/build-php-extension.sh \
     --enable-redis --disable-redis-session --enable-redis-igbinary
 COPY scripts/write-ini.sh /usr/src/lrb/scripts/

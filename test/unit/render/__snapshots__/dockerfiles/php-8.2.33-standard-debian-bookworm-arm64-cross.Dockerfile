@@ -35,7 +35,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-8.2.33.tar.xz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.2.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.2.33 \
+RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.2.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.2.33 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --with-openssl --with-curl --with-zlib --enable-opcache --with-libxml ac_cv_func_fnmatch_works=yes php_cv_sizeof_intmax_t=8 ac_cv_func_getaddrinfo=yes ac_cv_write_stdout=yes ac_cv_copy_file_range=yes 'CFLAGS=-O2 -DHAVE_SHM_MMAP_ANON=1' --enable-mbstring --enable-dom --enable-xml --enable-simplexml --enable-xmlreader --enable-xmlwriter --enable-pdo --with-pdo-sqlite --with-sqlite3 --with-pdo-mysql=mysqlnd --enable-mysqlnd --enable-sockets --enable-bcmath --enable-ctype --enable-filter --enable-tokenizer --enable-intl=shared
 # rule opcache-shared-before-php-8.5

@@ -36,7 +36,7 @@ RUN dnf install -y --setopt=install_weak_deps=False zlib-devel oniguruma-devel i
  && rm -rf /var/cache/dnf
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-8.3.33.tar.xz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.3.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.3.33 \
+RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.3.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.3.33 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --with-openssl --with-curl --with-zlib --enable-opcache --with-libxml --enable-mbstring --enable-dom --enable-xml --enable-simplexml --enable-xmlreader --enable-xmlwriter --enable-pdo --with-pdo-sqlite --with-sqlite3 --with-pdo-mysql=mysqlnd --enable-mysqlnd --enable-sockets --enable-bcmath --enable-ctype --enable-filter --enable-tokenizer --enable-intl=shared
 # rule opcache-shared-before-php-8.5

@@ -33,7 +33,7 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1-patched.tar LRB_PREFIX=/opt LRB_
 FROM dep-curl AS interpreter
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-8.5.9.tar.xz /usr/src/lrb/sources/
-RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.5.9.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.5.9 \
+RUN LRB_SOURCE=/usr/src/lrb/sources/php-8.5.9.tar.xz LRB_PREFIX=/opt LRB_VERSION=8.5.9 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --with-openssl --with-curl --with-zlib EXTRA_LDFLAGS=-Wc,-static-libgcc EXTRA_LDFLAGS_PROGRAM=-static-libgcc
 COPY scripts/finalize.sh /usr/src/lrb/scripts/
