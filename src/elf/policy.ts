@@ -15,7 +15,7 @@
  */
 import type { LayerEntry } from '../layer/entries.js';
 import { checkGlibcCeiling, parseVersion, scanElfEntries, type Arch } from './checks.js';
-import type { ElfInfo } from './elf.js';
+import { findInLayer, indexLayer, searchDirs } from './layer-paths.js';
 
 /** glibc's own libraries, the same on every architecture: never bundled, always on Lambda. */
 export const GLIBC_SONAMES: readonly string[] = [
@@ -63,68 +63,6 @@ export interface PolicyOptions {
   root?: string;
 }
 
-interface LayerIndex {
-  files: Map<string, LayerEntry & { type: 'file' }>;
-  links: Map<string, string>;
-}
-
-function indexLayer(entries: readonly LayerEntry[]): LayerIndex {
-  const files = new Map<string, LayerEntry & { type: 'file' }>();
-  const links = new Map<string, string>();
-  for (const e of entries) {
-    if (e.type === 'file') files.set(e.path, e);
-    else if (e.type === 'symlink') links.set(e.path, e.target);
-  }
-  return { files, links };
-}
-
-/** Follows symlinks inside the layer; the path of the regular file reached, or null. */
-function resolveFile(index: LayerIndex, path: string): string | null {
-  let current = path;
-  for (let hops = 0; hops <= 40; hops++) {
-    if (index.files.has(current)) return current;
-    const target = index.links.get(current);
-    if (target === undefined || target.startsWith('/')) return null;
-    const parts = current.split('/').slice(0, -1);
-    for (const seg of target.split('/')) {
-      if (seg === '' || seg === '.') continue;
-      if (seg === '..') {
-        if (parts.length === 0) return null;
-        parts.pop();
-      } else parts.push(seg);
-    }
-    current = parts.join('/');
-  }
-  return null;
-}
-
-/** Layer directories a file's libraries are looked up in: `lib`, then its RPATH/RUNPATH under the root. */
-function searchDirs(filePath: string, info: ElfInfo, root: string): string[] {
-  const dirs = ['lib'];
-  const origin = filePath.split('/').slice(0, -1).join('/');
-  const rootSlash = root.endsWith('/') ? root : `${root}/`;
-  for (const list of [info.rpath, info.runpath]) {
-    for (const raw of (list ?? '').split(':')) {
-      let dir: string | null = null;
-      if (raw.startsWith('$ORIGIN') || raw.startsWith('${ORIGIN}')) {
-        dir = [origin, raw.replace(/^\$\{?ORIGIN\}?/, '')].filter(Boolean).join('/');
-      } else if (raw === root || raw.startsWith(rootSlash)) {
-        dir = raw.slice(rootSlash.length);
-      }
-      if (dir === null) continue;
-      const parts: string[] = [];
-      for (const seg of dir.split('/')) {
-        if (seg === '' || seg === '.') continue;
-        if (seg === '..') parts.pop();
-        else parts.push(seg);
-      }
-      const d = parts.join('/');
-      if (!dirs.includes(d)) dirs.push(d);
-    }
-  }
-  return dirs;
-}
-
 const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
 /**
@@ -152,11 +90,7 @@ export function checkGlibcOnlyPolicy(entries: readonly LayerEntry[], opts: Polic
     const dirs = searchDirs(path, info, root);
     for (const library of info.needed) {
       if (isGlibcLibrary(library, opts.arch)) continue;
-      // A DT_NEEDED with a slash is a path, loaded as is: it must be inside the layer.
-      const candidates = library.includes('/')
-        ? library.startsWith(`${root}/`) ? [library.slice(root.length + 1)] : []
-        : dirs.map((d) => (d ? `${d}/${library}` : library));
-      if (!candidates.some((c) => resolveFile(index, c) !== null)) out.push({ kind: 'not-bundled', path, library });
+      if (findInLayer(index, library, dirs, root) === null) out.push({ kind: 'not-bundled', path, library });
     }
   }
   return out.sort(byPath);

@@ -14,7 +14,7 @@ export interface ElfObject {
 }
 
 export interface SearchOptions {
-  /** `LD_LIBRARY_PATH`, as the layer runs (Lambda's puts `/opt/lib` first). */
+  /** `LD_LIBRARY_PATH` for the lookup: the build's `/opt/lib`, as `ldd` is run in a native build (what to bundle, not how Lambda orders it). */
   libraryPath: readonly string[];
   /** The system's library directories, searched last (the loader's default paths). */
   systemDirs: readonly string[];

@@ -71,6 +71,8 @@ export interface SmokeResult {
   modules?: string[];
   /** Behaviour checks that passed, with what each printed. */
   checks?: { name: string; output: string }[];
+  /** Sonames of the layer's libraries that had a decoy in /usr/lib64 while the checks ran (elf/load-order.ts). */
+  decoys?: string[];
 }
 
 export interface BuildResult {

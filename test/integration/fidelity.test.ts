@@ -29,8 +29,11 @@ beforeAll(async () => {
       rules: [
         { name: 'inject-missing-library', reason: 'version 1.0.1 links a library it does not install', when: '1.0.1', args: ['missing-lib'] },
         { name: 'inject-wrong-arch', reason: 'version 1.0.2 ships an aarch64 ELF file', when: '1.0.2', args: ['wrong-arch'] },
+        { name: 'inject-runpath', reason: 'version 1.0.3 finds its bundled library through DT_RUNPATH', when: '1.0.3', args: ['bundled-lib-runpath'] },
+        { name: 'inject-inner-runpath', reason: "version 1.0.4's library finds its own through DT_RUNPATH", when: '1.0.4', args: ['bundled-lib-inner'] },
+        { name: 'bundle-with-rpath', reason: 'version 1.0.5 finds its bundled library through DT_RPATH', when: '1.0.5', args: ['bundled-lib-rpath'] },
       ],
-      versions: ['1.0.0', '1.0.1', '1.0.2'].map((version) => ({ version, sources: [source] })),
+      versions: ['1.0.0', '1.0.1', '1.0.2', '1.0.3', '1.0.4', '1.0.5'].map((version) => ({ version, sources: [source] })),
     }),
   );
   base = {
@@ -83,6 +86,23 @@ describe('fidelity checks fail real builds', () => {
     const err = await failure(executePlans(await planRuntimes({ ...base, targets: ['probe@1.0.2'] }), base));
     expect(err.step).toBe('assemble');
     expect(err.message).toMatch(/lib\/libfake-arm64\.so is built for .*(aarch64|arm64|183).* but the target architecture is x86_64/);
+  });
+
+  it("a program that finds its bundled library through DT_RUNPATH fails assemble: Lambda's /lib64 would win", async () => {
+    const err = await failure(executePlans(await planRuntimes({ ...base, targets: ['probe@1.0.3'] }), base));
+    expect(err.step).toBe('assemble');
+    expect(err.message).toContain('bin/probe finds libprobe.so through DT_RUNPATH "/opt/lib", which the loader searches after LD_LIBRARY_PATH');
+  });
+
+  it('a library found through DT_RPATH passes with a decoy of it in /usr/lib64 during the smoke test', async () => {
+    const report = await executePlans(await planRuntimes({ ...base, targets: ['probe@1.0.5'] }), base);
+    expect(report.results[0]!.smoke).toMatchObject({ output: 'probe 1.0.5 lib=42', decoys: ['libprobe.so'] });
+  });
+
+  it("the decoys catch what the check of programs cannot: a bundled library's own DT_RUNPATH", async () => {
+    const err = await failure(executePlans(await planRuntimes({ ...base, targets: ['probe@1.0.4'] }), base));
+    expect(err.step).toBe('smoke-test');
+    expect(err.message).toMatch(/(\/usr)?\/lib64\/libprobe-inner\.so is the smoke test's decoy of a library the layer bundles/);
   });
 
   it('a layer over the --max-unzipped budget fails check-size, lists the largest files and writes no zip', async () => {

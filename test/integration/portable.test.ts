@@ -5,6 +5,8 @@ import { buildRuntimes } from '../../src/api.js';
 import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { invokeLayer } from '../../src/invoke/index.js';
 import type { Manifest } from '../../src/pipeline/manifest.js';
+import { parseElf } from '../../src/elf/elf.js';
+import { readZipEntries } from '../../src/layer/zip.js';
 import { REPO_ROOT, ourContainers, requireEngine, tempDir, X86_PHP, HEAVY_BUILDS } from './helpers.js';
 
 // A deployable provided.al2023 layer built here: compiled in Debian 11, smoke-tested (the
@@ -39,6 +41,16 @@ describe(`al2023-portable: ${X86_PHP.target} minimal`, () => {
     expect(manifest.smoke.checks?.map((c) => c.name)).toEqual(expect.arrayContaining(['tls-keygen', 'ca-bundle-default', 'one-openssl', 'tls-handshake']));
     // A real handshake with only glibc under the layer: PHP streams and curl, and refusals without the test CA.
     expect(manifest.smoke.checks?.find((c) => c.name === 'tls-handshake')?.output).toBe('handshake-ok stream curl refused-untrusted refused-wrong-name TLSv1.3');
+  });
+
+  it("loads its own zlib, OpenSSL and curl where Lambda's /lib64 has others of those names (DT_RPATH, decoys)", async () => {
+    // Every check above ran with a decoy of each bundled library in /usr/lib64, which Lambda's
+    // LD_LIBRARY_PATH searches before /opt/lib (provided.al2023 has its own libz, libssl, libcurl there).
+    expect(manifest.smoke.decoys).toEqual(['libcrypto.so.3', 'libcurl.so.4', 'libssl.so.3', 'libz.so.1']);
+    const entries = await readZipEntries(zip);
+    const php = entries.find((e) => e.path === 'bin/php');
+    const info = php?.type === 'file' ? parseElf(php.data) : null;
+    expect(info).toMatchObject({ rpath: '/opt/lib', runpath: null });
   });
 
   it('serves invocations through its bootstrap in the glibc-only image', async () => {

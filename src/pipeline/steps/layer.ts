@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { checkArch as checkElfArch, checkGlibcCeiling, formatArchViolation, formatGlibcViolations } from '../../elf/checks.js';
+import { checkBundledLoadOrder, formatLoadOrderViolation } from '../../elf/load-order.js';
 import { checkGlibcOnlyPolicy, formatForbiddenPathHit, formatPolicyViolations, portableForbiddenPaths, scanForbiddenPaths } from '../../elf/policy.js';
 import { mergeLayers } from '../../layer/entries.js';
+import { PREFIX } from '../../lambda.js';
 import { multiarchTriplet } from '../../platforms/registry.js';
 import { checkBudget, measure } from '../../layer/size.js';
 import { buildZip } from '../../layer/zip.js';
@@ -26,6 +28,8 @@ export const assemble: Step<'assemble'> = {
     const glibc = checkGlibcCeiling(layer, spec.platform.glibc);
     const arch = checkElfArch(layer, spec.arch);
     const lines = [...formatGlibcViolations(glibc, context), ...arch.map(formatArchViolation)];
+    // Every platform: Lambda's LD_LIBRARY_PATH is the same for all provided runtimes.
+    lines.push(...checkBundledLoadOrder(layer, { root: PREFIX }).map((v) => formatLoadOrderViolation(v, PREFIX)));
     // A portable layer is checked against its binary policy, not against what the proof image has.
     const portable = spec.platform.libraryPolicy === 'glibc-only';
     if (portable) {
@@ -40,7 +44,7 @@ export const assemble: Step<'assemble'> = {
     }
     if (lines.length) throw new Error(`ELF checks failed:\n  ${lines.join('\n  ')}`);
     const policy = portable ? ', library policy glibc-only, no build-distro paths' : '';
-    const checked = `ELF checks passed (glibc <= ${spec.platform.glibc}, ${spec.arch}${policy})`;
+    const checked = `ELF checks passed (glibc <= ${spec.platform.glibc}, ${spec.arch}, bundled libraries before the system's${policy})`;
     // Checked whole, as Lambda's /opt will be: an extension layer then keeps only what the extension adds.
     if (spec.extensionLayer) {
       const split = splitExtensionLayer(layer, spec.extensionLayer.extension, libs.bundle.bundle);

@@ -10,6 +10,7 @@ import type { BuildSpec } from '../../recipes/resolve.js';
 import { satisfies } from '../../recipes/versions.js';
 import type { Step, StepContext } from '../step-types.js';
 import { KEEP_ALIVE } from './libraries.js';
+import { DECOY_DIR, decoyLibraries } from '../../elf/load-order.js';
 
 type Env = Record<string, string>;
 
@@ -31,13 +32,21 @@ async function exec(c: Container, command: string[], env: Env): Promise<ExecResu
   return { ...r, printed: (r.stdout + r.stderr).trim() };
 }
 
+/** What a failure means when the loader took one of the decoys (`decoyLibraries`); '' otherwise. */
+export function decoyHint(printed: string): string {
+  // Where /lib64 links to usr/lib64 (merged /usr, Amazon Linux), the loader names it by /lib64, searched first.
+  const hit = /((?:\/usr)?\/lib64)\/([^\s:]+): (?:file too short|invalid ELF header)/.exec(printed);
+  if (!hit) return '';
+  return ` (${hit[1]}/${hit[2]} is the smoke test's decoy of a library the layer bundles, in ${DECOY_DIR}: something looked in the system's directories before the layer's lib/, as it would on Lambda, where they hold Amazon Linux's own ${hit[2]})`;
+}
+
 async function checkVersion(ctx: StepContext, c: Container, env: Env): Promise<SmokeResult> {
   const { spec } = ctx.prepared;
   const version = spec.interpreter.recipe.smoke!.version!;
   const v = await exec(c, version.command, env);
   ctx.log(`$ ${version.command.join(' ')}\n${v.printed}`);
   const expect = version.expect.replaceAll('{version}', spec.interpreter.version);
-  if (v.exitCode !== 0) throw new Error(`${version.command.join(' ')} exited ${v.exitCode}: ${v.printed.split('\n').slice(0, 5).join(' | ')}`);
+  if (v.exitCode !== 0) throw new Error(`${version.command.join(' ')} exited ${v.exitCode}: ${v.printed.split('\n').slice(0, 5).join(' | ')}${decoyHint(v.printed)}`);
   if (!`${v.printed}\n`.includes(expect)) {
     throw new Error(`${version.command.join(' ')} printed "${v.printed.split('\n')[0]}", expected it to contain "${expect.trim()}"`);
   }
@@ -52,7 +61,7 @@ async function listModules(ctx: StepContext, c: Container, env: Env): Promise<st
   const command = ctx.prepared.spec.interpreter.recipe.smoke!.modules?.command;
   if (!command) return undefined;
   const m = await exec(c, command, env);
-  if (m.exitCode !== 0) throw new Error(`${command.join(' ')} exited ${m.exitCode}: ${m.printed}`);
+  if (m.exitCode !== 0) throw new Error(`${command.join(' ')} exited ${m.exitCode}: ${m.printed}${decoyHint(m.printed)}`);
   const lines = m.stdout
     .split('\n')
     .map((l) => l.trim())
@@ -115,7 +124,7 @@ async function behaviourChecks(ctx: StepContext, c: Container, env: Env): Promis
     ctx.log(`check ${check.name}: ${r.printed}`);
     if (r.exitCode !== 0 || !new RegExp(check.expect, 'm').test(r.printed)) {
       throw new Error(
-        `check '${check.name}' failed (${check.reason}): ${command.join(' ')} exited ${r.exitCode} and printed "${r.printed.slice(0, 300)}", expected /${check.expect}/`,
+        `check '${check.name}' failed (${check.reason}): ${command.join(' ')} exited ${r.exitCode} and printed "${r.printed.slice(0, 300)}", expected /${check.expect}/${decoyHint(r.printed)}`,
       );
     }
     passed.push({ name: check.name, output: r.printed });
@@ -135,6 +144,11 @@ export const smokeTest: Step<'smoke-test'> = {
     const value = await withContainer(ctx.engine, { image: plan.images.runtime, entrypoint: KEEP_ALIVE, cmd: [], env }, async (c) => {
       // An extension layer goes over its runtime layer, extracted first, as Lambda does.
       await c.putArchive(opt(beneath ?? layer), '/');
+      // provided.al2023's /usr/lib64 has its own libz, libssl, libcurl...: every check runs with a
+      // decoy there for each library the layers bundle, which fails any process that loads it.
+      const decoys = decoyLibraries(layer, beneath ?? []);
+      if (decoys.length) await c.putArchive(packTar(decoys, { prefix: DECOY_DIR.slice(1) }), '/');
+      ctx.log(`decoys in ${DECOY_DIR}: ${decoys.map((d) => d.path).join(', ') || 'none (the layers ship no shared library)'}`);
       if (checkScripts.length) {
         const { dir, base } = path.posix.parse(CHECK_SCRIPTS_DIR);
         await c.putArchive(packTar(checkScripts, { prefix: base }), dir);
@@ -145,6 +159,7 @@ export const smokeTest: Step<'smoke-test'> = {
         await c.putArchive(opt(layer), '/');
       }
       const result = await checkVersion(ctx, c, env);
+      if (decoys.length) result.decoys = decoys.map((d) => d.path);
       const modules = await checkModules(ctx, c, env);
       if (modules) result.modules = modules;
       result.checks = await behaviourChecks(ctx, c, env);
