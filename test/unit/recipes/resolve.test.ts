@@ -332,6 +332,7 @@ describe('resolveBuild: profiles and per-version rules', () => {
       'bundled-libraries-found-before-lambda-system-libraries',
       'libxml-with-from-7.4',
       'mbstring-needs-oniguruma-from-7.4',
+      'sqlite3-and-pdo-sqlite-need-sqlite-from-7.4',
       'icu-data-without-charset-tables',
     ]);
     expect(spec.interpreter.postBuild).toEqual([
@@ -356,7 +357,7 @@ describe('resolveBuild: profiles and per-version rules', () => {
     const spec = resolve('php@7.3', { profile: 'standard' });
     expect(spec.interpreter.args).toContain('--enable-libxml');
     expect(spec.interpreter.args).not.toContain('--with-libxml');
-    expect(spec.interpreter.packages).toEqual(['zlib', 'icu-tools', 'libxml2', 'sqlite3', 'icu']);
+    expect(spec.interpreter.packages).toEqual(['zlib', 'icu-tools', 'libxml2', 'icu']);
     expect(ruleNames(spec)).toEqual([
       'json-extension-before-php-8',
       'prefix-arguments-before-php-7.4',
@@ -442,10 +443,14 @@ describe('resolveBuild: the portable platform (library policy glibc-only)', () =
     },
   );
 
-  it('php 7.3 standard keeps the platform libxml2, SQLite and Oniguruma packages (it bundles SQLite and Oniguruma and finds libxml2 by xml2-config in /usr)', () => {
-    const spec = resolve('php@7.3', { ...portable(), profile: 'standard' });
-    expect(deps(spec).map((d) => d.split('@')[0])).toEqual(['zlib', 'openssl', 'curl']);
-    expect(spec.interpreter.packages).toEqual(expect.arrayContaining(['libxml2', 'sqlite3', 'icu', 'icu-tools']));
+  it('php 7.3 standard keeps the platform libxml2 package and installs no SQLite or Oniguruma (it bundles both and finds libxml2 by xml2-config in /usr)', () => {
+    for (const platform of ['al2023-portable', 'al2', 'al2023', 'amzn-2017.03']) {
+      const spec = resolve('php@7.3', { platform: catalog.platforms.get(platform), profile: 'standard' });
+      expect(deps(spec).map((d) => d.split('@')[0]), platform).toEqual(platform === 'al2023-portable' ? ['zlib', 'openssl', 'curl'] : ['openssl', 'curl']);
+      expect(spec.interpreter.packages, platform).toEqual(expect.arrayContaining(['libxml2', 'icu', 'icu-tools']));
+      expect(spec.interpreter.packages.filter((p) => p === 'sqlite3' || p === 'oniguruma'), platform).toEqual([]);
+      expect(spec.interpreter.rules.map((r) => r.name)).not.toContain('sqlite3-and-pdo-sqlite-need-sqlite-from-7.4');
+    }
   });
 
   it('the platforms with usable packages never build them: debian-bookworm, al2023 and debian-bullseye standard install the packages', () => {

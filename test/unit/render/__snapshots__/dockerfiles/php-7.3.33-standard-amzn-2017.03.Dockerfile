@@ -34,8 +34,8 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-7.88.1-patched.tar LRB_PREFIX=/opt LRB_
     --with-openssl=/opt --with-zlib --enable-shared --disable-static --disable-ldap --disable-ldaps --disable-manual --without-libpsl --without-brotli --without-zstd --without-nghttp2 --without-libidn2 --without-librtmp --without-libssh2 --with-ca-bundle=/opt/ssl/cert.pem
 
 FROM dep-curl AS interpreter
-RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel icu libxml2-devel sqlite-devel libicu-devel \
- && rpm -q --whatprovides zlib-devel icu libxml2-devel sqlite-devel libicu-devel >/dev/null \
+RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel icu libxml2-devel libicu-devel \
+ && rpm -q --whatprovides zlib-devel icu libxml2-devel libicu-devel >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/

@@ -45,8 +45,8 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/oniguruma-6.9.9.tar.gz LRB_PREFIX=/opt LRB_V
     --disable-static
 
 FROM dep-oniguruma AS interpreter
-RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel icu libxml2-devel sqlite-devel libicu-devel \
- && rpm -q --whatprovides zlib-devel icu libxml2-devel sqlite-devel libicu-devel >/dev/null \
+RUN yum install -y --setopt=skip_missing_names_on_install=False zlib-devel sqlite-devel icu libxml2-devel libicu-devel \
+ && rpm -q --whatprovides zlib-devel sqlite-devel icu libxml2-devel libicu-devel >/dev/null \
  && yum clean all \
  && rm -rf /var/cache/yum
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/

@@ -31,7 +31,7 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1-patched.tar LRB_PREFIX=/opt LRB_
 
 FROM dep-curl AS interpreter
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends icu-devtools zlib1g-dev:arm64 libonig-dev:arm64 libxml2-dev:arm64 libsqlite3-dev:arm64 libicu-dev:arm64 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends icu-devtools zlib1g-dev:arm64 libonig-dev:arm64 libsqlite3-dev:arm64 libxml2-dev:arm64 libicu-dev:arm64 \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-8.2.33.tar.xz /usr/src/lrb/sources/

@@ -29,7 +29,7 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1-patched.tar LRB_PREFIX=/opt LRB_
 
 FROM dep-curl AS interpreter
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zlib1g-dev libonig-dev icu-devtools libxml2-dev libsqlite3-dev libicu-dev \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zlib1g-dev libonig-dev libsqlite3-dev icu-devtools libxml2-dev libicu-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-8.2.33.tar.xz /usr/src/lrb/sources/

@@ -31,7 +31,7 @@ RUN LRB_SOURCE=/usr/src/lrb/sources/curl-8.14.1-patched.tar LRB_PREFIX=/opt LRB_
     --with-openssl=/opt --with-zlib --enable-shared --disable-static --disable-ldap --disable-ldaps --disable-manual --without-libpsl --without-brotli --without-zstd --without-nghttp2 --without-libidn2 --without-librtmp --without-libssh2 --with-ca-bundle=/opt/ssl/cert.pem
 
 FROM dep-curl AS interpreter
-RUN dnf install -y --setopt=install_weak_deps=False zlib-devel oniguruma-devel icu libxml2-devel sqlite-devel libicu-devel \
+RUN dnf install -y --setopt=install_weak_deps=False zlib-devel oniguruma-devel sqlite-devel icu libxml2-devel libicu-devel \
  && dnf clean all \
  && rm -rf /var/cache/dnf
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
