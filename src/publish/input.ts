@@ -8,7 +8,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../pipeline/output-files.js';
 import path from 'node:path';
 import { z } from 'zod';
+import { checkBundledLoadOrder, formatLoadOrderViolation } from '../elf/load-order.js';
 import { UserError } from '../errors.js';
+import { PREFIX } from '../lambda.js';
+import type { LayerEntry } from '../layer/entries.js';
+import { readZipEntries } from '../layer/zip.js';
 import type { PublishManifest } from './layer-facts.js';
 import type { PublishedRecord } from './results.js';
 import { vendorLayerId } from '../vendor/plan.js';
@@ -121,7 +125,22 @@ export async function readLayerInput(given: string): Promise<LayerInput> {
       `${zipFile} does not match ${manifestFile}: SHA-256 ${actual} (${bytes} bytes), the manifest says ${manifest.zip.sha256} (${manifest.zip.bytes} bytes); rebuild the layer, publish nothing you cannot trace`,
     );
   }
+  refuseShadowedLibraries(await readZipEntries(zipFile), zipFile);
   return { manifestFile, zipFile, manifest, zipBytes: bytes };
+}
+
+/**
+ * Refuses a layer whose programs would load Amazon Linux's libraries instead of the ones it bundles
+ * (`src/elf/load-order.ts`): a layer built before that check was made had `bin/php` find `/opt/lib`
+ * through DT_RUNPATH. Checked on the zip, whatever its manifest says.
+ */
+export function refuseShadowedLibraries(entries: readonly LayerEntry[], zipFile: string): void {
+  const [first, ...more] = checkBundledLoadOrder(entries, { root: PREFIX });
+  if (!first) return;
+  throw new UserError(
+    `${zipFile}: ${formatLoadOrderViolation(first, PREFIX)}${more.length ? ` (and ${more.length} more program${more.length > 1 ? 's' : ''})` : ''}; ` +
+      'rebuild the layer with this version of build-runtime (same command) and use the new zip',
+  );
 }
 
 export function recordPath(zipFile: string): string {

@@ -9,6 +9,7 @@ import type { DockerodeEngine } from '../../src/docker/engine.js';
 import { LAMBDA_DIRECT_UPLOAD_LIMIT_BYTES } from '../../src/lambda.js';
 import { LAYER_VERSION_ARN_PATTERN, publishLayer, type PublishedRecord, type PublishLayerOptions } from '../../src/publish/index.js';
 import { vendorManifestFixture } from '../fixtures/vendor-manifest.js';
+import { buildSyntheticElf, type SyntheticElfOptions } from '../unit/elf/fixtures.js';
 import { REPO_ROOT, craftLayer as craftLayerIn, execFileP, freePort, requireEngine, startMoto, tempDir, type CraftOverrides, type MotoServer } from './helpers.js';
 
 // Publishing against moto's server (Debian trixie's python3-moto, in the image that
@@ -195,7 +196,7 @@ describe('the publish command', () => {
     expect(stored.Content?.CodeSha256).toBe(b64(manifest.zip.sha256));
   });
 
-  it('refuses a non-deployable layer and a zip that does not match its manifest (exit 2, one line)', async () => {
+  it('refuses a non-deployable layer, a zip that does not match its manifest and one whose PHP would load Lambda\'s libraries (exit 2, one line)', async () => {
     const local = await craftLayer('php-debian', { bootstrap: text('#!/bin/sh\n') }, { platform: { name: 'debian-bookworm', deployable: false, lambdaRuntime: null, runtimeImage: 'debian:bookworm' } });
     const refused = await cli(['publish', local.zip, '--region', 'us-east-1', '--endpoint-url', endpoint]);
     expect(refused.code).toBe(2);
@@ -208,6 +209,17 @@ describe('the publish command', () => {
     expect(mismatch.code).toBe(2);
     expect(mismatch.stderr).toMatch(/php-tampered\.zip does not match .*php-tampered\.zip\.json: SHA-256 [0-9a-f]{64} .* the manifest says [0-9a-f]{64}/);
     expect(mismatch.stderr.trim().split('\n')).toHaveLength(1);
+
+    // Checked on the zip: a layer built before the load-order check, its bin/php finding /opt/lib through DT_RUNPATH.
+    const elf = (o: Partial<SyntheticElfOptions>) => new Uint8Array(buildSyntheticElf({ class: 64, endianness: 'little', machine: 62, type: 3, ...o }).data);
+    const old = await craftLayer('php-runpath', {
+      'bin/php': elf({ interpreter: '/lib64/ld-linux-x86-64.so.2', needed: ['libssl.so.3', 'libc.so.6'], runpath: '/opt/lib' }),
+      'lib/libssl.so.3': elf({ soname: 'libssl.so.3' }),
+    });
+    const shadowed = await cli(['publish', old.zip, '--region', 'us-east-1', '--endpoint-url', endpoint]);
+    expect(shadowed.code).toBe(2);
+    expect(shadowed.stderr.trim()).toMatch(/php-runpath\.zip: bin\/php finds libssl\.so\.3 through DT_RUNPATH "\/opt\/lib", .*; rebuild the layer with this version of build-runtime/);
+    expect(shadowed.stderr.trim().split('\n')).toHaveLength(1);
 
     const usage = await cli(['publish', tampered.manifest]);
     expect(usage.code).toBe(2);

@@ -12,7 +12,8 @@ import {
 } from '../../../src/publish/layer-facts.js';
 import { checkPermission, decide, formatPlannedCalls, planRegion, statementIdFor, uploadMode, type PublishTarget } from '../../../src/publish/plan.js';
 import { exitCodeOf, formatSummary, mergeRecord, type RegionResult } from '../../../src/publish/results.js';
-import { layerPaths, publishManifestOf } from '../../../src/publish/input.js';
+import { layerPaths, publishManifestOf, refuseShadowedLibraries } from '../../../src/publish/input.js';
+import { buildSyntheticElf, type SyntheticElfOptions } from '../elf/fixtures.js';
 import { vendorManifestFixture } from '../../fixtures/vendor-manifest.js';
 import { mapLimit } from '../../../src/publish/run.js';
 import { parseEndpoints } from '../../../src/cli/publish-commands.js';
@@ -179,6 +180,27 @@ describe('results and the record', () => {
 });
 
 describe('inputs', () => {
+  it("refuses a zip whose programs would load Lambda's libraries of their bundled libraries' names, in one line; passes one with DT_RPATH", () => {
+    const elf = (o: Partial<SyntheticElfOptions>) => buildSyntheticElf({ class: 64, endianness: 'little', machine: 62, type: 3, ...o }).data;
+    const file = (path: string, data: Buffer) => ({ type: 'file' as const, path, mode: 0o755, data });
+    const exe = (runpath: string | undefined, rpath?: string) =>
+      elf({ interpreter: '/lib64/ld-linux-x86-64.so.2', needed: ['libssl.so.3'], ...(runpath ? { runpath } : {}), ...(rpath ? { rpath } : {}) });
+    const lib = file('lib/libssl.so.3', elf({ soname: 'libssl.so.3' }));
+    expect(() => refuseShadowedLibraries([file('bin/php', exe(undefined, '/opt/lib')), lib], 'a.zip')).not.toThrow();
+    const err = (() => {
+      try {
+        refuseShadowedLibraries([file('bin/php', exe('/opt/lib')), file('bin/other', exe('/opt/lib')), lib], 'old.zip');
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(UserError);
+    expect(err!.message).toMatch(/^old\.zip: bin\/other finds libssl\.so\.3 through DT_RUNPATH "\/opt\/lib", .* \(and 1 more program\); rebuild the layer with this version of build-runtime \(same command\) and use the new zip$/);
+    expect(err!.message.split('\n')).toHaveLength(1);
+  });
+
+
   const vendorManifest = vendorManifestFixture('x86_64', { file: 'vendor-ab12cd34ef56-for-php-8.2.32-standard-al2023-portable-x86_64.zip', sha256: SHA, bytes: 1234 });
 
   it('a vendor layer is published as vendor <lock id> for the PHP layer it was installed with, with no license of its own', () => {
