@@ -13,6 +13,7 @@
  * dynamically linked executable that needs a bundled library must name that library's layer
  * directory in its DT_RPATH, and have no DT_RUNPATH (which would turn its DT_RPATH off).
  */
+import { PREFIX } from '../lambda.js';
 import type { LayerEntry } from '../layer/entries.js';
 import { scanElfEntries } from './checks.js';
 import { findInLayer, indexLayer, runPathDirs, searchDirs } from './layer-paths.js';
@@ -30,12 +31,13 @@ export interface LoadOrderViolation {
 
 /** Every program of the layer whose bundled libraries a system library of the same name would replace, by path. */
 export function checkBundledLoadOrder(entries: readonly LayerEntry[], opts: { root?: string } = {}): LoadOrderViolation[] {
-  const root = opts.root ?? '/opt';
+  const root = opts.root ?? PREFIX;
   const index = indexLayer(entries);
   const out: LoadOrderViolation[] = [];
   for (const { path, info } of scanElfEntries(entries).elf) {
     if (info.interpreter === null) continue; // a shared library, or a static program
-    const bundled = info.needed.filter((library) => findInLayer(index, library, searchDirs(path, info, root), root) !== null);
+    const dirs = searchDirs(path, info, root);
+    const bundled = info.needed.filter((library) => findInLayer(index, library, dirs, root) !== null);
     if (!bundled.length) continue;
     if (info.runpath !== null) {
       out.push({ path, libraries: bundled, problem: 'runpath', value: info.runpath });
@@ -49,7 +51,7 @@ export function checkBundledLoadOrder(entries: readonly LayerEntry[], opts: { ro
 }
 
 /** One line naming the program, the libraries and what to do. */
-export function formatLoadOrderViolation(v: LoadOrderViolation, root = '/opt'): string {
+export function formatLoadOrderViolation(v: LoadOrderViolation, root = PREFIX): string {
   const libs = v.libraries.join(', ');
   const where =
     v.problem === 'runpath'
@@ -85,4 +87,12 @@ export function decoyLibraries(...layers: (readonly LayerEntry[])[]): LayerEntry
     mode: 0o644,
     data: Buffer.from(`decoy ${soname}: the runtime's own library of this name; a layer must load the one it bundles\n`),
   }));
+}
+
+/** What a failure means when the loader took one of the decoys; '' otherwise. */
+export function decoyHint(printed: string): string {
+  // Where /lib64 links to usr/lib64 (merged /usr, Amazon Linux), the loader names the decoy by /lib64, searched first.
+  const hit = /((?:\/usr)?\/lib64)\/([^\s:]+): (?:file too short|invalid ELF header)/.exec(printed);
+  if (!hit) return '';
+  return ` (${hit[1]}/${hit[2]} is the smoke test's decoy of a library the layer bundles, in ${DECOY_DIR}: something looked in the system's directories before the layer's lib/, as it would on Lambda, where they hold Amazon Linux's own ${hit[2]})`;
 }

@@ -9,7 +9,6 @@ import type { BuildEvent } from '../docker/build-output.js';
 import { UserError } from '../errors.js';
 import type { LayerKind } from '../pipeline/manifest.js';
 import { packTar } from '../layer/tar.js';
-import { readZipEntries } from '../layer/zip.js';
 import { readLayerInput } from '../publish/input.js';
 import { baseImageArch, checkBaseArch, checkRepo, contextEntries, DEFAULT_IMAGE_REPO, dockerPlatform, imageLabels, imageTag, renderImage, type BaseKind, type ImageManifest } from './context.js';
 
@@ -78,7 +77,7 @@ export async function buildLayerImage(o: BuildLayerImageOptions): Promise<LayerI
   }
   const wrongArch = checkBaseArch(base, baseImageArch(baseDetails), manifest.arch);
   if (wrongArch) throw new UserError(wrongArch);
-  const entries = contextEntries(rendered, await readZipEntries(input.zipFile));
+  const entries = contextEntries(rendered, input.entries);
   const info = await engine.buildImage({
     context: packTar(entries),
     tag: `${repo}:${tag}`,

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { checkBundledLoadOrder, formatLoadOrderViolation } from '../elf/load-order.js';
 import { UserError } from '../errors.js';
-import { PREFIX } from '../lambda.js';
 import type { LayerEntry } from '../layer/entries.js';
 import { readZipEntries } from '../layer/zip.js';
 import type { PublishManifest } from './layer-facts.js';
@@ -80,6 +79,8 @@ export interface LayerInput {
   zipFile: string;
   manifest: PublishManifest;
   zipBytes: number;
+  /** The zip's entries, read once here (for the load-order check, and for `image`'s build context). */
+  entries: LayerEntry[];
 }
 
 /** `x.zip` or `x.zip.json` → both paths. */
@@ -125,8 +126,9 @@ export async function readLayerInput(given: string): Promise<LayerInput> {
       `${zipFile} does not match ${manifestFile}: SHA-256 ${actual} (${bytes} bytes), the manifest says ${manifest.zip.sha256} (${manifest.zip.bytes} bytes); rebuild the layer, publish nothing you cannot trace`,
     );
   }
-  refuseShadowedLibraries(await readZipEntries(zipFile), zipFile);
-  return { manifestFile, zipFile, manifest, zipBytes: bytes };
+  const entries = await readZipEntries(zipFile);
+  refuseShadowedLibraries(entries, zipFile);
+  return { manifestFile, zipFile, manifest, zipBytes: bytes, entries };
 }
 
 /**
@@ -135,10 +137,10 @@ export async function readLayerInput(given: string): Promise<LayerInput> {
  * through DT_RUNPATH. Checked on the zip, whatever its manifest says.
  */
 export function refuseShadowedLibraries(entries: readonly LayerEntry[], zipFile: string): void {
-  const [first, ...more] = checkBundledLoadOrder(entries, { root: PREFIX });
+  const [first, ...more] = checkBundledLoadOrder(entries);
   if (!first) return;
   throw new UserError(
-    `${zipFile}: ${formatLoadOrderViolation(first, PREFIX)}${more.length ? ` (and ${more.length} more program${more.length > 1 ? 's' : ''})` : ''}; ` +
+    `${zipFile}: ${formatLoadOrderViolation(first)}${more.length ? ` (and ${more.length} more program${more.length > 1 ? 's' : ''})` : ''}; ` +
       'rebuild the layer with this version of build-runtime (same command) and use the new zip',
   );
 }

@@ -4,7 +4,6 @@ import { checkArch as checkElfArch, checkGlibcCeiling, formatArchViolation, form
 import { checkBundledLoadOrder, formatLoadOrderViolation } from '../../elf/load-order.js';
 import { checkGlibcOnlyPolicy, formatForbiddenPathHit, formatPolicyViolations, portableForbiddenPaths, scanForbiddenPaths } from '../../elf/policy.js';
 import { mergeLayers } from '../../layer/entries.js';
-import { PREFIX } from '../../lambda.js';
 import { multiarchTriplet } from '../../platforms/registry.js';
 import { checkBudget, measure } from '../../layer/size.js';
 import { buildZip } from '../../layer/zip.js';
@@ -29,7 +28,7 @@ export const assemble: Step<'assemble'> = {
     const arch = checkElfArch(layer, spec.arch);
     const lines = [...formatGlibcViolations(glibc, context), ...arch.map(formatArchViolation)];
     // Every platform: Lambda's LD_LIBRARY_PATH is the same for all provided runtimes.
-    lines.push(...checkBundledLoadOrder(layer, { root: PREFIX }).map((v) => formatLoadOrderViolation(v, PREFIX)));
+    lines.push(...checkBundledLoadOrder(layer).map((v) => formatLoadOrderViolation(v)));
     // A portable layer is checked against its binary policy, not against what the proof image has.
     const portable = spec.platform.libraryPolicy === 'glibc-only';
     if (portable) {

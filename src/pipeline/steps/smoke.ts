@@ -10,7 +10,7 @@ import type { BuildSpec } from '../../recipes/resolve.js';
 import { satisfies } from '../../recipes/versions.js';
 import type { Step, StepContext } from '../step-types.js';
 import { KEEP_ALIVE } from './libraries.js';
-import { DECOY_DIR, decoyLibraries } from '../../elf/load-order.js';
+import { DECOY_DIR, decoyHint, decoyLibraries } from '../../elf/load-order.js';
 
 type Env = Record<string, string>;
 
@@ -30,14 +30,6 @@ export function checkCommand(check: SmokeCheck): string[] {
 async function exec(c: Container, command: string[], env: Env): Promise<ExecResult & { printed: string }> {
   const r = await c.exec(command, { env });
   return { ...r, printed: (r.stdout + r.stderr).trim() };
-}
-
-/** What a failure means when the loader took one of the decoys (`decoyLibraries`); '' otherwise. */
-export function decoyHint(printed: string): string {
-  // Where /lib64 links to usr/lib64 (merged /usr, Amazon Linux), the loader names it by /lib64, searched first.
-  const hit = /((?:\/usr)?\/lib64)\/([^\s:]+): (?:file too short|invalid ELF header)/.exec(printed);
-  if (!hit) return '';
-  return ` (${hit[1]}/${hit[2]} is the smoke test's decoy of a library the layer bundles, in ${DECOY_DIR}: something looked in the system's directories before the layer's lib/, as it would on Lambda, where they hold Amazon Linux's own ${hit[2]})`;
 }
 
 async function checkVersion(ctx: StepContext, c: Container, env: Env): Promise<SmokeResult> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decoyHint } from '../../../src/pipeline/steps/smoke.js';
+import { decoyHint } from '../../../src/elf/load-order.js';
 
 describe("decoyHint: a smoke failure caused by one of the decoys says so", () => {
   it("names the decoy the loader took, by the path it printed (/lib64 on a merged-/usr image)", () => {
