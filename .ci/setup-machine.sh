@@ -15,6 +15,7 @@ command -v php >/dev/null 2>&1 || need_pkgs+=(php-curl)
 command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
 command -v shellcheck >/dev/null 2>&1 || need_pkgs+=(shellcheck)
 command -v patch >/dev/null 2>&1 || need_pkgs+=(patch) # test/unit/scripts/apply-patches.test.ts runs dockerfiles/scripts/apply-patches.sh
+command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkgconf) # test/unit/scripts/icu-config.test.ts runs dockerfiles/scripts/icu-config.sh
 # ip (iproute2): test/integration/remote-engine.test.ts gives its second dockerd a bridge of its own.
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 # A real Redis for the extensions test (test/integration/extensions.test.ts starts its own on loopback).

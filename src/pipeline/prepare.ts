@@ -68,9 +68,11 @@ export async function loadCatalog(recipeDirs: readonly string[] = []): Promise<C
   // A platform rule must name real platforms, or it would silently never apply.
   for (const { recipe, file } of recipes.list()) {
     for (const rule of recipe.rules ?? []) {
-      for (const name of rule.excludePlatforms ?? []) {
-        if (!platforms.names().includes(name)) {
-          throw new UserError(`${file}: rule '${rule.name}': excludePlatforms names unknown platform '${name}' (known: ${platforms.names().join(', ')})`);
+      for (const field of ['excludePlatforms', 'platforms'] as const) {
+        for (const name of rule[field] ?? []) {
+          if (!platforms.names().includes(name)) {
+            throw new UserError(`${file}: rule '${rule.name}': ${field} names unknown platform '${name}' (known: ${platforms.names().join(', ')})`);
+          }
         }
       }
     }
@@ -118,7 +120,7 @@ export async function prepareTarget(catalog: Catalog, target: string, opts: Prep
   const scriptDigests: Record<string, string> = {};
   const recipeDirOf = new Map<string, string>(
     buildComponents(spec).flatMap((c) =>
-      [c.recipe.build.script, ...c.postBuild.map((s) => s.script)].map((script) => [script, path.dirname(c.recipeFile)] as const),
+      [c.recipe.build.script, ...[...c.preBuild, ...c.postBuild].map((s) => s.script)].map((script) => [script, path.dirname(c.recipeFile)] as const),
     ),
   );
   for (const f of rendered.files) {

@@ -41,13 +41,15 @@ export interface ResolvedComponent {
   /** Package names in the recipe's vocabulary (mapped per platform when rendering). */
   packages: string[];
   rules: AppliedRule[];
+  /** Scripts to run before the build script, from the rules that apply, in rule order. */
+  preBuild: RuleScriptStep[];
   /** Scripts to run after the build script, from the rules that apply, in rule order. */
-  postBuild: PostBuildStep[];
+  postBuild: RuleScriptStep[];
   /** Environment of the build script, from the rules that apply (absent or empty: none). */
   env?: Record<string, string>;
 }
 
-export interface PostBuildStep {
+export interface RuleScriptStep {
   /** The rule that asks for it. */
   rule: string;
   script: string;
@@ -349,6 +351,7 @@ function resolveLayerBuild(registry: RecipeRegistry, req: TargetRequest, opts: R
       args: [...applied.args, ...profileSpec.args],
       packages: [...applied.packages, ...profileSpec.packages].filter(notBuilt),
       rules: applied.rules,
+      preBuild: applied.preBuild,
       postBuild: applied.postBuild,
       env: applied.env,
       profile: profileName,

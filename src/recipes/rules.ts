@@ -1,10 +1,10 @@
 /**
- * A recipe's named rules as they apply to one build (pure): which add flags, packages and post-build
- * steps, and which refuse a platform. Shared by every component a build resolves: interpreter,
+ * A recipe's named rules as they apply to one build (pure): which add flags, packages and pre- and
+ * post-build steps, and which refuse a platform. Shared by every component a build resolves: interpreter,
  * dependencies and extensions.
  */
 import { UserError } from '../errors.js';
-import type { AppliedRule, PostBuildStep } from './resolve.js';
+import type { AppliedRule, RuleScriptStep } from './resolve.js';
 import type { BuildMethod, Platform, Recipe } from './schema.js';
 import { satisfies } from './versions.js';
 
@@ -17,27 +17,31 @@ export function applyRules(recipe: Recipe, version: string, profile: string | un
   args: string[];
   packages: string[];
   rules: AppliedRule[];
-  postBuild: PostBuildStep[];
+  preBuild: RuleScriptStep[];
+  postBuild: RuleScriptStep[];
   env: Record<string, string>;
 } {
   const args = [...recipe.build.args];
   const packages = [...recipe.build.packages];
   const rules: AppliedRule[] = [];
-  const postBuild: PostBuildStep[] = [];
+  const preBuild: RuleScriptStep[] = [];
+  const postBuild: RuleScriptStep[] = [];
   const env: Record<string, string> = {};
   for (const rule of recipe.rules ?? []) {
     if (!satisfies(version, rule.when)) continue;
     if (rule.profiles && (!profile || !rule.profiles.includes(profile))) continue;
     if (rule.excludePlatforms) continue; // checked by checkPlatformRules
+    if (rule.platforms && !rule.platforms.includes(platform.name)) continue;
     if (!policyApplies(rule.libraryPolicies, platform)) continue;
     if (rule.buildMethods && !rule.buildMethods.includes(method)) continue;
     args.push(...(rule.args ?? []));
     packages.push(...(rule.packages ?? []));
     rules.push({ name: rule.name, reason: rule.reason });
+    for (const step of rule.preBuild ?? []) preBuild.push({ rule: rule.name, script: step.script, args: [...step.args] });
     for (const step of rule.postBuild ?? []) postBuild.push({ rule: rule.name, script: step.script, args: [...step.args] });
     addEnv(env, rule.env ?? {});
   }
-  return { args, packages, rules, postBuild, env };
+  return { args, packages, rules, preBuild, postBuild, env };
 }
 
 /** Adds `more` to `env`: a variable already there gets the new value after a space (flags add up). */

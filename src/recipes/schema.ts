@@ -94,6 +94,9 @@ export type BuildMethod = (typeof BUILD_METHODS)[number];
 /** A variable a rule may set for a build script: not one of the tool's own (`LRB_…`). */
 const ENV_NAME = /^(?!LRB_)[A-Z][A-Z0-9_]*$/;
 
+/** A script from dockerfiles/scripts (or beside the recipe) that a rule runs, with its arguments. */
+const ruleScript = z.strictObject({ script: fileName, args: z.array(z.string()) });
+
 export const ruleSchema = z.strictObject({
   name: ruleName,
   reason: z.string().min(10),
@@ -103,6 +106,8 @@ export const ruleSchema = z.strictObject({
   packages: z.array(z.string()).optional(),
   /** Platforms this version cannot be built for; building for one is refused with the reason. */
   excludePlatforms: z.array(z.string()).optional(),
+  /** Applies only on these platforms (a fact of their packages, e.g. a tool a distro does not ship). */
+  platforms: z.array(z.string()).min(1).optional(),
   /** Applies only on platforms with one of these library policies (e.g. portable `glibc-only`). */
   libraryPolicies: z.array(libraryPolicySchema).min(1).optional(),
   /**
@@ -111,10 +116,15 @@ export const ruleSchema = z.strictObject({
    */
   buildMethods: z.array(z.enum(BUILD_METHODS)).min(1).optional(),
   /**
+   * Scripts run in the component's stage before its build script, in order, each with its
+   * arguments (e.g. providing a tool that the build asks for and the platform does not ship).
+   */
+  preBuild: z.array(ruleScript).min(1).optional(),
+  /**
    * Scripts run in the component's stage after its build script, in order, each with its
    * arguments (e.g. trimming a platform library before the layer ships it).
    */
-  postBuild: z.array(z.strictObject({ script: fileName, args: z.array(z.string()) })).min(1).optional(),
+  postBuild: z.array(ruleScript).min(1).optional(),
   /**
    * Variables for the component's build script, in its environment: a `NAME=value` in `args` would
    * reach configure as the whole variable, replacing what the script sets (build-autotools.sh puts

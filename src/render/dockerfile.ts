@@ -1,6 +1,6 @@
 import { TOOL_NAME, TOOL_VERSION } from '../paths.js';
 import { platformPackages } from '../platforms/registry.js';
-import { builtLibraries, extensionSources, type BuildSpec, type ResolvedComponent } from '../recipes/resolve.js';
+import { builtLibraries, extensionSources, type BuildSpec, type ResolvedComponent, type RuleScriptStep } from '../recipes/resolve.js';
 import type { PatchSet, Platform } from '../recipes/schema.js';
 import type { BuildMethodChoice, CrossSettings } from '../pipeline/build-method.js';
 import { shellJoin, shellQuote } from './shell.js';
@@ -110,17 +110,25 @@ function componentStage(
     lines.push(step.run);
     source = step.patched;
   }
+  lines.push(...ruleSteps(c.preBuild, files));
   const ruleEnv = Object.entries(c.env ?? {}).map(([name, value]) => `${name}=${shellQuote(value)}`);
   const vars = [`LRB_SOURCE=${source}`, `LRB_PREFIX=${PREFIX}`, `LRB_VERSION=${c.version}`, ...env, ...ruleEnv].join(' ');
   const args = c.args.length ? ` \\\n    ${shellJoin(c.args)}` : '';
   lines.push(`RUN ${vars} \\\n    sh ${SCRIPT_DIR}/${c.recipe.build.script}${args}`);
-  for (const step of c.postBuild) {
-    lines.push(`# rule ${step.rule}`);
-    lines.push(`COPY ${contextScript(files, step.script)} ${SCRIPT_DIR}/`);
-    const stepArgs = step.args.length ? ` ${shellJoin(step.args)}` : '';
-    lines.push(`RUN LRB_PREFIX=${PREFIX} sh ${SCRIPT_DIR}/${step.script}${stepArgs}`);
-  }
+  lines.push(...ruleSteps(c.postBuild, files));
   return lines;
+}
+
+/** A rule's scripts, each copied into the stage and run with its arguments, under a comment naming the rule. */
+function ruleSteps(steps: readonly RuleScriptStep[], files: ContextFile[]): string[] {
+  return steps.flatMap((step) => {
+    const stepArgs = step.args.length ? ` ${shellJoin(step.args)}` : '';
+    return [
+      `# rule ${step.rule}`,
+      `COPY ${contextScript(files, step.script)} ${SCRIPT_DIR}/`,
+      `RUN LRB_PREFIX=${PREFIX} sh ${SCRIPT_DIR}/${step.script}${stepArgs}`,
+    ];
+  });
 }
 
 /**

@@ -36,6 +36,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/common.sh scripts/build-autotools.sh /usr/src/lrb/scripts/
 COPY sources/php-7.3.33.tar.xz /usr/src/lrb/sources/
+# rule icu-config-for-php-7.3-where-icu-ships-none
+COPY scripts/icu-config.sh /usr/src/lrb/scripts/
+RUN LRB_PREFIX=/opt sh /usr/src/lrb/scripts/icu-config.sh --install /usr/local/bin/icu-config
 RUN LRB_SOURCE=/usr/src/lrb/sources/php-7.3.33.tar.xz LRB_PREFIX=/opt LRB_VERSION=7.3.33 LDFLAGS='-Wl,--disable-new-dtags -Wl,-rpath,/opt/lib' \
     sh /usr/src/lrb/scripts/build-autotools.sh \
     --disable-all --disable-cgi --disable-phpdbg --enable-cli --enable-pcntl --without-pear --with-config-file-path=/opt/etc/php --with-config-file-scan-dir=/opt/etc/php/conf.d:/var/task/php/conf.d --enable-json --with-openssl=/opt --with-curl=/opt --with-zlib --enable-opcache --enable-libxml ac_cv_lib_crypt_crypt=no --enable-mbstring --enable-dom --enable-xml --enable-simplexml --enable-xmlreader --enable-xmlwriter --enable-pdo --with-pdo-sqlite --with-sqlite3 --with-pdo-mysql=mysqlnd --enable-mysqlnd --enable-sockets --enable-bcmath --enable-ctype --enable-filter --enable-tokenizer --enable-intl=shared
