@@ -1,23 +1,12 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { paths } from '../../../src/paths.js';
 import { loadCatalog, type Catalog } from '../../../src/pipeline/prepare.js';
-import { parseRecipe } from '../../../src/recipes/registry.js';
 import { applyRules } from '../../../src/recipes/rules.js';
+import { phpWith } from './php-with.js';
 
 let catalog: Catalog;
 beforeAll(async () => {
   catalog = await loadCatalog();
 });
-
-/** The real PHP recipe with `rules` added after its own. */
-function phpWith(rules: Record<string, unknown>[]) {
-  const file = path.join(paths.recipes, 'php.json');
-  const json = JSON.parse(readFileSync(file, 'utf8')) as { rules: unknown[] };
-  json.rules.push(...rules);
-  return parseRecipe(JSON.stringify(json), file);
-}
 
 describe("a rule's env", () => {
   it('reaches the build script; rules naming the same variable are joined with a space, in rule order', () => {

@@ -3,25 +3,17 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { paths } from '../../../src/paths.js';
 import { loadCatalog, type Catalog } from '../../../src/pipeline/prepare.js';
-import { parseRecipe } from '../../../src/recipes/registry.js';
 import { resolveBuild } from '../../../src/recipes/resolve.js';
 import { applyRules } from '../../../src/recipes/rules.js';
+import { phpWith } from './php-with.js';
 
 let catalog: Catalog;
 beforeAll(async () => {
   catalog = await loadCatalog();
 });
-
-/** The real PHP recipe with `rules` added after its own. */
-function phpWith(rules: Record<string, unknown>[]) {
-  const file = path.join(paths.recipes, 'php.json');
-  const json = JSON.parse(readFileSync(file, 'utf8')) as { rules: unknown[] };
-  json.rules.push(...rules);
-  return parseRecipe(JSON.stringify(json), file);
-}
 
 const ICU_RULE = 'icu-config-for-php-7.3-where-icu-ships-none';
 const ICU_STEP = { rule: ICU_RULE, script: 'icu-config.sh', args: ['--install', '/usr/local/bin/icu-config'] };
