@@ -3,8 +3,7 @@
  * other. Accepts the path of either.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../pipeline/output-files.js';
 import path from 'node:path';
 import { z } from 'zod';
@@ -79,19 +78,15 @@ export interface LayerInput {
   zipFile: string;
   manifest: PublishManifest;
   zipBytes: number;
-  /** The zip's entries, read once here (for the load-order check, and for `image`'s build context). */
+  /** The zip's bytes, read once here and hashed (publish uploads them when it uploads directly). */
+  zipData: Buffer;
+  /** The zip's entries, parsed from those bytes (for the load-order check, and for `image`'s build context). */
   entries: LayerEntry[];
 }
 
 /** `x.zip` or `x.zip.json` → both paths. */
 export function layerPaths(given: string): { manifestFile: string; zipFile: string } {
   return given.endsWith('.json') ? { manifestFile: given, zipFile: given.slice(0, -'.json'.length) } : { manifestFile: `${given}.json`, zipFile: given };
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Reads the manifest and proves the zip beside it is the one it describes (SHA-256 and size). */
@@ -114,21 +109,22 @@ export async function readLayerInput(given: string): Promise<LayerInput> {
   }
   const manifest = publishManifestOf(data, manifestFile);
   const zipFile = path.join(path.dirname(manifestFile), path.basename(manifest.zip.file));
-  let bytes: number;
+  let zipData: Buffer;
   try {
-    bytes = (await stat(zipFile)).size;
+    zipData = await readFile(zipFile);
   } catch {
     throw new UserError(`${zipFile} (named by ${manifestFile}) does not exist: rebuild the layer`);
   }
-  const actual = await sha256File(zipFile);
+  const bytes = zipData.length;
+  const actual = createHash('sha256').update(zipData).digest('hex');
   if (actual !== manifest.zip.sha256 || bytes !== manifest.zip.bytes) {
     throw new UserError(
       `${zipFile} does not match ${manifestFile}: SHA-256 ${actual} (${bytes} bytes), the manifest says ${manifest.zip.sha256} (${manifest.zip.bytes} bytes); rebuild the layer, publish nothing you cannot trace`,
     );
   }
-  const entries = await readZipEntries(zipFile);
+  const entries = await readZipEntries(zipData);
   refuseShadowedLibraries(entries, zipFile);
-  return { manifestFile, zipFile, manifest, zipBytes: bytes, entries };
+  return { manifestFile, zipFile, manifest, zipBytes: bytes, zipData, entries };
 }
 
 /**

@@ -7,7 +7,6 @@
  * reported with its error; the others go on. `<zip>.published.json` records the successes.
  */
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import {
   AddLayerVersionPermissionCommand,
   GetLayerVersionCommand,
@@ -100,7 +99,7 @@ export async function planPublish(o: PublishLayerOptions): Promise<{ prepared: P
 export async function publishLayer(o: PublishLayerOptions): Promise<PublishReport> {
   const prepared = await preparePublish(o);
   const { target, input } = prepared;
-  const zipBody = uploadMode(target) === 'direct' ? await readFile(target.zipFile) : undefined;
+  const zipBody = uploadMode(target) === 'direct' ? input.zipData : undefined;
   const results = await mapLimit(prepared.regions, o.concurrency ?? DEFAULT_CONCURRENCY, async (region) => {
     const clients = createRegionClients(o, region);
     let result: RegionResult;
